@@ -1,0 +1,26 @@
+# The demo in one container: supervisord (PID 1) runs the web app and, from
+# step 2 on, the Celery worker. Built by `docker compose up --build`.
+FROM python:3.11.7-slim-bookworm
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PATH=/opt/venv/bin:$PATH \
+    WEB_HOST=0.0.0.0 \
+    WEB_PORT=8000
+
+# Dependencies first, in their own layer, so that editing the code does not
+# reinstall them.
+COPY requirements.txt /tmp/requirements.txt
+RUN python -m venv /opt/venv \
+    && pip install --no-cache-dir --disable-pip-version-check -r /tmp/requirements.txt
+
+# Nothing here needs root: supervisord and its programs run as `hello`.
+# Numeric ids, so that Kubernetes' runAsNonRoot can check them.
+RUN groupadd --gid 10001 hello && useradd --create-home --uid 10001 --gid 10001 hello
+WORKDIR /app
+COPY --chown=10001:10001 . .
+RUN mkdir .run && chown 10001:10001 .run
+USER 10001:10001
+
+EXPOSE 8000
+CMD ["supervisord", "-c", "/app/supervisord.conf"]

@@ -1,0 +1,46 @@
+# `make run` starts the demo natively, `make test` runs the test suite.
+# Both create the virtual environment .venv from the pinned requirements first.
+
+VENV := .venv
+# Programs started by supervisord find gunicorn and celery on this PATH.
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+
+# The demo's configuration: override any of these from the environment,
+# e.g. `WEB_PORT=8080 make run`. The Dockerfile sets the container's values.
+export WEB_HOST ?= 127.0.0.1
+export WEB_PORT ?= 8000
+
+.PHONY: run test lint requirements clean
+
+$(VENV)/bin/python:
+	python3 -m venv $(VENV)
+
+$(VENV)/.run-deps: requirements.txt | $(VENV)/bin/python
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+$(VENV)/.test-deps: requirements.txt requirements-dev.txt | $(VENV)/bin/python
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-dev.txt
+	touch $@ $(VENV)/.run-deps
+
+run: $(VENV)/.run-deps
+	@mkdir -p .run
+	exec $(VENV)/bin/supervisord -c supervisord.conf
+
+test: $(VENV)/.test-deps
+	$(VENV)/bin/pytest
+
+lint: $(VENV)/.test-deps
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/hadolint Dockerfile
+	$(VENV)/bin/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
+
+# Re-pin requirements*.txt from requirements*.in (needs pip-tools).
+requirements:
+	$(VENV)/bin/pip install --quiet pip-tools
+	$(VENV)/bin/pip-compile --quiet --strip-extras -o requirements.txt requirements.in
+	$(VENV)/bin/pip-compile --quiet --strip-extras -o requirements-dev.txt requirements-dev.in
+
+clean:
+	rm -rf $(VENV) .run test-artifacts

@@ -1,0 +1,32 @@
+"""Every error the web app answers is JSON, so `curl` users and the page read it alike."""
+
+from flask import Flask
+from werkzeug.exceptions import HTTPException
+
+
+class InvalidInput(Exception):
+    """A request field the app cannot accept; answered as HTTP 400.
+
+    Args:
+        field: the name of the offending field (`"name"`, `"duration"`, or `"body"`
+            when the body as a whole is unreadable).
+        message: what is wrong, in words a user can act on.
+    """
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+def register(app: Flask) -> None:
+    """Install the JSON error handlers on `app`."""
+
+    @app.errorhandler(InvalidInput)
+    def invalid_input(error: InvalidInput):
+        return {"error": error.message, "field": error.field}, 400
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        # Werkzeug's own errors (404, 405, 415, ...) come as HTML by default.
+        return {"error": error.description}, error.code

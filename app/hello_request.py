@@ -1,0 +1,70 @@
+"""What `POST /hello` accepts: a name and a duration, from JSON or a form."""
+
+from typing import Any
+
+from flask import Request
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from werkzeug.exceptions import BadRequest, UnsupportedMediaType
+
+from app.errors import InvalidInput
+
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+class HelloRequest(BaseModel):
+    """A validated request for one greeting.
+
+    Attributes:
+        name: who to greet, 1 to 100 characters.
+        duration: how long the slow work takes, in seconds, from 0 to 30.
+    """
+
+    # A misspelt field ("nmae") is an error, not a silent default.
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(default="world", min_length=1, max_length=100)
+    duration: float = Field(default=3.0, ge=0, le=30, allow_inf_nan=False)
+
+    @field_validator("duration", mode="before")
+    @classmethod
+    def _not_a_boolean(cls, value: Any) -> Any:
+        # pydantic would read JSON `true` as 1.0 seconds.
+        if isinstance(value, bool):
+            raise ValueError("Input should be a number of seconds, not true or false")
+        return value
+
+
+def parse_hello_request(request: Request) -> HelloRequest:
+    """Read and validate the body of a `POST /hello`.
+
+    Args:
+        request: the Flask request. A JSON object, a form, or an empty body
+            (all defaults) are accepted; a form sends numbers as strings.
+
+    Returns:
+        The validated `HelloRequest`.
+
+    Raises:
+        InvalidInput: malformed JSON, JSON that is not an object, or a field out of
+            range; answered as HTTP 400 naming the field.
+        UnsupportedMediaType: any other content type (HTTP 415).
+    """
+    if request.is_json:
+        try:
+            data = request.get_json()
+        except BadRequest:
+            raise InvalidInput("body", "the body is not valid JSON") from None
+        if not isinstance(data, dict):
+            raise InvalidInput("body", "the JSON body must be an object")
+    elif request.mimetype in FORM_TYPES:
+        data = request.form.to_dict()
+    elif not request.get_data():
+        data = {}
+    else:
+        raise UnsupportedMediaType("send JSON or a form")
+    try:
+        return HelloRequest.model_validate(data)
+    except ValidationError as error:
+        first = error.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or "body"
+        raise InvalidInput(field, first["msg"]) from None

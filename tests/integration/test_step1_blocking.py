@@ -1,0 +1,78 @@
+"""Step 1: the slow work runs inside the request, and the web process is stuck meanwhile."""
+
+import subprocess
+import threading
+import time
+
+import psutil
+import requests
+
+from tests.support import demo_doc
+from tests.support.poll import wait_until
+from tests.support.stack import Stack, supervisorctl
+
+
+def test_the_page_has_the_button(stack: Stack) -> None:
+    page = requests.get(stack.web_url + "/", timeout=5)
+    assert page.status_code == 200
+    assert '<button type="submit">Say hello</button>' in page.text
+
+
+def test_post_hello_answers_only_after_the_work(stack: Stack) -> None:
+    started = time.monotonic()
+    answer = requests.post(stack.web_url + "/hello", json={"name": "Ada", "duration": 1}, timeout=10)
+    elapsed = time.monotonic() - started
+    assert answer.status_code == 200
+    assert answer.json() == {"greeting": "Hello, Ada!", "duration": 1.0}
+    assert elapsed >= 1.0, f"the answer came after {elapsed:.2f} s, before the 1 s of work was done"
+
+
+def test_the_web_process_serves_nobody_else_meanwhile(stack: Stack) -> None:
+    finished: dict[str, float] = {}
+
+    def slow_click() -> None:
+        requests.post(stack.web_url + "/hello", json={"duration": 2}, timeout=10)
+        finished["post"] = time.monotonic()
+
+    clicker = threading.Thread(target=slow_click)
+    clicker.start()
+    # Once the POST's connection is established it waits in the kernel's accept
+    # queue, first in line: the GET below can only be accepted after it.
+    wait_until(lambda: _connected_to(stack), 5, "the POST's connection to gunicorn")
+    page = requests.get(stack.web_url + "/", timeout=10)
+    finished["get"] = time.monotonic()
+    clicker.join()
+    assert page.status_code == 200
+    assert finished["get"] >= finished["post"], "the page was served while the slow POST was still running"
+
+
+def test_demo_step1_curl(stack: Stack) -> None:
+    (command,) = demo_doc.commands("step1-curl")
+    output = _run(command.command, stack)
+    demo_doc.assert_lines_match(output, command.expected, "DEMO.md step1-curl")
+
+
+def test_demo_supervisorctl_status(stack: Stack) -> None:
+    (command,) = demo_doc.commands("step1-status")
+    result = supervisorctl(*command.command.split()[1:])
+    demo_doc.assert_lines_match(result.stdout.splitlines(), command.expected, "DEMO.md step1-status")
+
+
+def _connected_to(stack: Stack) -> bool:
+    port = int(stack.env["WEB_PORT"])
+    return any(
+        c.raddr and c.raddr.port == port and c.status == psutil.CONN_ESTABLISHED
+        for c in psutil.Process().net_connections(kind="tcp")
+    )
+
+
+def _run(command: str, stack: Stack) -> list[str]:
+    """Run a DEMO.md shell command against this stack's port instead of 8000."""
+    command = command.replace("localhost:8000", stack.web_url.removeprefix("http://"))
+    result = subprocess.run(command, shell=True, capture_output=True, text=True, timeout=60, check=True)
+    return result.stdout.splitlines()
+
+
+def test_demo_step1_bad_input(stack: Stack) -> None:
+    (command,) = demo_doc.commands("step1-bad-input")
+    demo_doc.assert_lines_match(_run(command.command, stack), command.expected, "DEMO.md step1-bad-input")

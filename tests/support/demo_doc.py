@@ -1,0 +1,75 @@
+"""DEMO.md's claims, read from the file itself so that the tests and the text cannot drift.
+
+A claim is a fenced block right after an HTML comment `<!-- demo: KEY -->`.
+
+- A `console` block holds commands (lines starting with `$ `), each followed by
+  the output it prints.
+- A `text` block holds lines that the stack's log must show.
+
+In expected output, `<task-id>` stands for a Celery task id (a UUID), `<n>` for
+a number, `<any>` for any text on that line.
+"""
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+DEMO = Path(__file__).resolve().parents[2] / "DEMO.md"
+BLOCK = re.compile(r"<!-- demo: (?P<key>[\w-]+) -->\s*\n```(?P<lang>\w+)\n(?P<body>.*?)\n```", re.S)
+PLACEHOLDERS = {
+    "<task-id>": r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
+    "<n>": r"[0-9]+(?:\.[0-9]+)?",
+    "<any>": r".*",
+}
+
+
+@dataclass
+class Command:
+    """One `$ command` of a console block and the lines it is documented to print."""
+
+    command: str
+    expected: list[str]
+
+
+def blocks() -> dict[str, tuple[str, str]]:
+    """Every claim in DEMO.md: key → (language, body)."""
+    return {m["key"]: (m["lang"], m["body"]) for m in BLOCK.finditer(DEMO.read_text())}
+
+
+def block(key: str) -> str:
+    """The body of the claim `key`.
+
+    Raises:
+        KeyError: DEMO.md has no `<!-- demo: key -->` block.
+    """
+    return blocks()[key][1]
+
+
+def commands(key: str) -> list[Command]:
+    """The commands of the console block `key`, with their expected output lines."""
+    result: list[Command] = []
+    for line in block(key).splitlines():
+        if line.startswith("$ "):
+            result.append(Command(line[2:], []))
+        elif result:
+            result[-1].expected.append(line)
+    return result
+
+
+def line_pattern(expected: str) -> re.Pattern:
+    """A regex matching one documented output line, placeholders filled in."""
+    parts = re.split("(" + "|".join(map(re.escape, PLACEHOLDERS)) + ")", expected)
+    return re.compile("".join(PLACEHOLDERS.get(part, re.escape(part)) for part in parts))
+
+
+def assert_lines_match(actual: list[str], expected: list[str], where: str) -> None:
+    """Assert that `actual` lines are the documented `expected` ones, in order.
+
+    Raises:
+        AssertionError: naming the first line that differs.
+    """
+    assert len(actual) == len(expected), f"{where}: {len(actual)} lines, DEMO.md shows {len(expected)}:\n" + "\n".join(
+        actual
+    )
+    for got, want in zip(actual, expected, strict=True):
+        assert line_pattern(want).fullmatch(got), f"{where}: got {got!r}, DEMO.md shows {want!r}"

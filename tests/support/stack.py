@@ -1,0 +1,189 @@
+"""The demo's real stack for integration tests: `make run`, exactly as a learner starts it."""
+
+import contextlib
+import os
+import re
+import signal
+import socket
+import subprocess
+import threading
+import xmlrpc.client
+from pathlib import Path
+
+import psutil
+import requests
+from supervisor.xmlrpc import SupervisorTransport
+
+from tests.support.poll import wait_until
+
+ROOT = Path(__file__).resolve().parents[2]
+SOCKET = ROOT / ".run" / "supervisor.sock"
+SUPERVISORCTL = ROOT / ".venv" / "bin" / "supervisorctl"
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def supervisorctl(*args: str) -> subprocess.CompletedProcess:
+    """Run `.venv/bin/supervisorctl ARGS` from the repository root, as DEMO.md does.
+
+    It gets no flags and none of the stack's variables: it must find
+    supervisord.conf, and the socket through it, on its own.
+    """
+    env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/")}
+    return subprocess.run([str(SUPERVISORCTL), *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=90)
+
+
+class Stack:
+    """`make run` in a subprocess: supervisord in the foreground with the demo's programs.
+
+    Args:
+        name: names the log file kept in test-artifacts/.
+        env: variables added to this process's environment (WEB_PORT, ...).
+    """
+
+    def __init__(self, name: str, env: dict[str, str]) -> None:
+        self.name = name
+        self.env = {**os.environ, **env}
+        self.web_url = f"http://127.0.0.1:{self.env['WEB_PORT']}"
+        self.lines: list[str] = []
+        self.process: subprocess.Popen | None = None
+
+    def start(self, programs: tuple[str, ...], timeout: float = 60) -> None:
+        """Start `make run` and wait until each of `programs` is RUNNING and the page answers.
+
+        Raises:
+            AssertionError: a demo already runs from this checkout, or the stack did
+                not come up within `timeout` seconds (its log is in the message).
+        """
+        assert not self._socket_answers(), (
+            f"a demo is already running from this checkout ({SOCKET} answers): stop it first"
+        )
+        ARTIFACTS.mkdir(exist_ok=True)
+        self.process = subprocess.Popen(
+            ["make", "--no-print-directory", "run"],
+            cwd=ROOT,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            # Its own process group, like a shell's foreground job: `interrupt`
+            # sends Ctrl-C's SIGINT to that group, as a terminal would.
+            start_new_session=True,
+        )
+        threading.Thread(target=self._read_output, daemon=True).start()
+        try:
+            for program in programs:
+                self.wait_for_state(program, "RUNNING", timeout)
+            wait_until(self._page_answers, timeout, f"{self.web_url}/ to answer")
+        except AssertionError as error:
+            raise AssertionError(f"{error}\n--- make run printed:\n{self.log()}") from None
+
+    def _read_output(self) -> None:
+        assert self.process and self.process.stdout
+        with open(ARTIFACTS / f"{self.name}.log", "w") as copy:
+            for line in self.process.stdout:
+                self.lines.append(line.rstrip("\n"))
+                copy.write(line)
+                copy.flush()
+
+    def _socket_answers(self) -> bool:
+        try:
+            with socket.socket(socket.AF_UNIX) as probe:
+                probe.connect(str(SOCKET))
+            return True
+        except OSError:
+            return False
+
+    def _page_answers(self) -> bool:
+        try:
+            return requests.get(self.web_url + "/", timeout=2).status_code == 200
+        except requests.ConnectionError:
+            return False
+
+    def log(self) -> str:
+        """Everything `make run` printed so far (supervisord and all its programs)."""
+        return "\n".join(self.lines)
+
+    def wait_for_lines(self, pattern: str, count: int = 1, timeout: float = 30) -> list[re.Match]:
+        """Wait until `count` lines of the log match the regex `pattern`.
+
+        Returns:
+            The matches, in log order.
+
+        Raises:
+            AssertionError: fewer than `count` after `timeout` seconds.
+        """
+        regex = re.compile(pattern)
+
+        def matches() -> list[re.Match] | None:
+            found = [m for m in map(regex.search, list(self.lines)) if m]
+            return found if len(found) >= count else None
+
+        return wait_until(matches, timeout, f"{count} log line(s) matching {pattern!r}")
+
+    def rpc(self) -> xmlrpc.client.ServerProxy:
+        """supervisord's XML-RPC interface over its unix socket (supervisor's own client)."""
+        transport = SupervisorTransport(None, None, serverurl=f"unix://{SOCKET}")
+        return xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport)
+
+    def state(self, program: str) -> str | None:
+        """`program`'s state name (RUNNING, STOPPED, ...), or None while supervisord does not answer."""
+        try:
+            return self.rpc().supervisor.getProcessInfo(program)["statename"]
+        except (OSError, xmlrpc.client.Fault):
+            return None
+
+    def wait_for_state(self, program: str, state: str, timeout: float = 30) -> None:
+        """Wait until supervisord reports `program` in `state`.
+
+        Raises:
+            AssertionError: not reached within `timeout` seconds, or `make run` exited.
+        """
+
+        def reached() -> bool:
+            assert self.process and self.process.poll() is None, f"make run exited:\n{self.log()}"
+            return self.state(program) == state
+
+        wait_until(reached, timeout, f"supervisord to report {program} {state}")
+
+    def process_tree(self) -> list[psutil.Process]:
+        """make, supervisord and every process below them, right now."""
+        assert self.process
+        try:
+            top = psutil.Process(self.process.pid)
+            return [top, *top.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return []
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 90) -> list[psutil.Process]:
+        """Stop the stack as a user would and wait for `make run` to exit.
+
+        Args:
+            sig: SIGTERM is sent to `make` alone (as `kill` or `docker stop` would);
+                SIGINT to the whole foreground process group (as Ctrl-C does).
+            timeout: seconds to wait for everything to exit.
+
+        Returns:
+            The processes of the stack still alive afterwards; empty when it stopped cleanly.
+        """
+        assert self.process
+        tree = self.process_tree()
+        if sig == signal.SIGINT:
+            os.killpg(self.process.pid, sig)
+        else:
+            self.process.send_signal(sig)
+        self.process.wait(timeout)
+        _, alive = psutil.wait_procs(tree, timeout=5)
+        return alive
+
+    def kill(self) -> None:
+        """Last resort after a failed test: SIGKILL everything the stack started."""
+        for process in self.process_tree():
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process.kill()

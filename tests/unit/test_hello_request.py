@@ -1,0 +1,64 @@
+"""POST /hello's input rules, through Flask's test client (no server, no broker)."""
+
+import pytest
+from flask.testing import FlaskClient
+
+from app import create_app
+
+
+@pytest.fixture
+def client() -> FlaskClient:
+    return create_app().test_client()
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"name": ""}, "name"),
+        ({"name": "x" * 101}, "name"),
+        ({"name": 42}, "name"),
+        ({"duration": -1}, "duration"),
+        ({"duration": 30.5}, "duration"),
+        ({"duration": "soon"}, "duration"),
+        ({"duration": True}, "duration"),
+        ({"duration": None}, "duration"),
+        ({"nmae": "Ada"}, "nmae"),
+    ],
+)
+def test_bad_json_fields_answer_400_naming_the_field(client: FlaskClient, body: dict, field: str) -> None:
+    answer = client.post("/hello", json=body)
+    assert answer.status_code == 400
+    assert answer.json["field"] == field
+    assert answer.json["error"]
+
+
+@pytest.mark.parametrize("raw", ["{not json", "[1, 2]", '"Ada"'])
+def test_a_body_that_is_not_a_json_object_answers_400(client: FlaskClient, raw: str) -> None:
+    answer = client.post("/hello", data=raw, content_type="application/json")
+    assert answer.status_code == 400
+    assert answer.json["field"] == "body"
+
+
+def test_a_form_with_a_bad_duration_answers_400(client: FlaskClient) -> None:
+    answer = client.post("/hello", data={"name": "Ada", "duration": "NaN"})
+    assert (answer.status_code, answer.json["field"]) == (400, "duration")
+
+
+def test_other_content_types_answer_415_in_json(client: FlaskClient) -> None:
+    answer = client.post("/hello", data="name=Ada", content_type="text/plain")
+    assert answer.status_code == 415
+    assert "error" in answer.json
+
+
+def test_unknown_routes_answer_json(client: FlaskClient) -> None:
+    answer = client.get("/nope")
+    assert answer.status_code == 404
+    assert "error" in answer.json
+
+
+def test_json_form_and_empty_bodies_are_accepted(client: FlaskClient) -> None:
+    assert client.post("/hello", json={"name": "Ada", "duration": 0}).json == {
+        "greeting": "Hello, Ada!",
+        "duration": 0.0,
+    }
+    assert client.post("/hello", data={"name": "Bob", "duration": "0"}).json["greeting"] == "Hello, Bob!"
