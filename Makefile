@@ -7,6 +7,8 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 # The demo's configuration: override any of these from the environment,
 # e.g. `WEB_PORT=8080 make run`. The Dockerfile sets the container's values.
+# (CELERY_BROKER_URL is read by the Python code, which defaults to a local
+# RabbitMQ; supervisord.conf needs these three.)
 export WEB_HOST ?= 127.0.0.1
 export WEB_PORT ?= 8000
 
@@ -24,6 +26,7 @@ $(VENV)/.test-deps: requirements.txt requirements-dev.txt | $(VENV)/bin/python
 	touch $@ $(VENV)/.run-deps
 
 run: $(VENV)/.run-deps
+	@$(VENV)/bin/python scripts/check_broker.py
 	@mkdir -p .run
 	exec $(VENV)/bin/supervisord -c supervisord.conf
 
@@ -39,8 +42,8 @@ lint: $(VENV)/.test-deps
 # Re-pin requirements*.txt from requirements*.in (needs pip-tools).
 requirements:
 	$(VENV)/bin/pip install --quiet pip-tools
-	$(VENV)/bin/pip-compile --quiet --strip-extras -o requirements.txt requirements.in
-	$(VENV)/bin/pip-compile --quiet --strip-extras -o requirements-dev.txt requirements-dev.in
+	$(VENV)/bin/pip-compile --quiet --strip-extras --no-emit-index-url --no-emit-find-links -o requirements.txt requirements.in
+	$(VENV)/bin/pip-compile --quiet --strip-extras --no-emit-index-url --no-emit-find-links -o requirements-dev.txt requirements-dev.in
 
 clean:
 	rm -rf $(VENV) .run test-artifacts

@@ -7,15 +7,24 @@ the app factory pattern of Flask's own `examples/celery`.
 from flask import Flask
 
 from app import errors, routes
+from app.celery_app import celery_init_app, producer_settings
 
 
-def create_app() -> Flask:
-    """Build the Flask app.
+def create_app(celery_settings: dict | None = None) -> Flask:
+    """Build the Flask app and its producer Celery object.
+
+    Args:
+        celery_settings: Celery settings that override those read from the
+            environment (tests use it to point at another broker). Beware:
+            Celery itself prefers a CELERY_BROKER_URL variable, when set, to
+            any `broker_url` (celery.app.utils.Settings.broker_url).
 
     Returns:
-        A configured `Flask` instance; nothing is read from the environment yet.
+        A configured `Flask` instance; its Celery object is `app.extensions["celery"]`.
     """
     app = Flask(__name__)
+    app.config["CELERY"] = {**producer_settings(), **(celery_settings or {})}
+    celery_init_app(app)
     errors.register(app)
     app.register_blueprint(routes.bp)
     return app

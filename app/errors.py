@@ -1,6 +1,7 @@
 """Every error the web app answers is JSON, so `curl` users and the page read it alike."""
 
 from flask import Flask
+from kombu.exceptions import OperationalError
 from werkzeug.exceptions import HTTPException
 
 
@@ -25,6 +26,12 @@ def register(app: Flask) -> None:
     @app.errorhandler(InvalidInput)
     def invalid_input(error: InvalidInput):
         return {"error": error.message, "field": error.field}, 400
+
+    @app.errorhandler(OperationalError)
+    def broker_unreachable(error: OperationalError):
+        # Raised by send_task once Celery's publish retries are spent: nothing
+        # was queued, so the client must know, and may try again later.
+        return {"error": f"the broker is unreachable, nothing was queued: {error}"}, 503
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):

@@ -1,23 +1,44 @@
-"""Integration fixtures: the real stack, started with `make run` once per test module."""
+"""Integration fixtures: a vhost of our own on the real RabbitMQ, and the real stack
+started with `make run` once per test module."""
 
 from collections.abc import Iterator
 
 import pytest
 
+from tests.support.poll import wait_until
+from tests.support.rabbitmq import VHost, unreachable_reason
 from tests.support.stack import Stack, free_port
 
-PROGRAMS = ("web",)
+PROGRAMS = ("web", "worker_hello")
+HELLO_QUEUE = "hello_queue"
+
+
+@pytest.fixture(scope="session")
+def vhost() -> Iterator[VHost]:
+    """A RabbitMQ vhost for this test run only; deleted, with all it holds, at the end.
+
+    Stops the whole run at once, with one line saying why, if RabbitMQ is unreachable.
+    """
+    reason = unreachable_reason()
+    if reason:
+        pytest.exit(reason, returncode=3)
+    created = VHost()
+    created.create()
+    yield created
+    created.delete()
 
 
 @pytest.fixture(scope="module")
-def stack(request: pytest.FixtureRequest) -> Iterator[Stack]:
-    """`make run` with the demo's programs RUNNING; stopped with SIGTERM afterwards.
+def stack(request: pytest.FixtureRequest, vhost: VHost) -> Iterator[Stack]:
+    """`make run` with web and worker_hello RUNNING and consuming; stopped with SIGTERM afterwards.
 
     The stop is part of the test: a stack that leaves a process behind fails.
     """
-    demo = Stack(request.module.__name__.rsplit(".", 1)[-1], {"WEB_PORT": str(free_port())})
+    env = {"WEB_PORT": str(free_port()), "CELERY_BROKER_URL": vhost.broker_url}
+    demo = Stack(request.module.__name__.rsplit(".", 1)[-1], env)
     try:
         demo.start(PROGRAMS)
+        wait_for_consumers(vhost, 1)
         yield demo
     except BaseException:
         demo.kill()
@@ -26,3 +47,13 @@ def stack(request: pytest.FixtureRequest) -> Iterator[Stack]:
     if alive:
         demo.kill()
         pytest.fail(f"SIGTERM to make run left processes behind: {alive}")
+
+
+def wait_for_consumers(vhost: VHost, consumers: int, timeout: float = 30) -> None:
+    """Wait until `consumers` consumers are attached to hello_queue (passive declare)."""
+
+    def attached() -> bool:
+        depth = vhost.depth(HELLO_QUEUE)
+        return depth is not None and depth.consumers == consumers
+
+    wait_until(attached, timeout, f"{consumers} consumer(s) on {HELLO_QUEUE}")

@@ -1,6 +1,8 @@
-"""Step 1: the slow work runs inside the request, and the web process is stuck meanwhile."""
+"""Step 1: the slow work runs inside the request, and the web process is stuck meanwhile.
 
-import subprocess
+From step 2 on, step 1's route lives at `POST /hello/blocking`, kept for contrast.
+"""
+
 import threading
 import time
 
@@ -9,7 +11,7 @@ import requests
 
 from tests.support import demo_doc
 from tests.support.poll import wait_until
-from tests.support.stack import Stack, supervisorctl
+from tests.support.stack import Stack
 
 
 def test_the_page_has_the_button(stack: Stack) -> None:
@@ -20,7 +22,7 @@ def test_the_page_has_the_button(stack: Stack) -> None:
 
 def test_post_hello_answers_only_after_the_work(stack: Stack) -> None:
     started = time.monotonic()
-    answer = requests.post(stack.web_url + "/hello", json={"name": "Ada", "duration": 1}, timeout=10)
+    answer = requests.post(stack.web_url + "/hello/blocking", json={"name": "Ada", "duration": 1}, timeout=10)
     elapsed = time.monotonic() - started
     assert answer.status_code == 200
     assert answer.json() == {"greeting": "Hello, Ada!", "duration": 1.0}
@@ -31,7 +33,7 @@ def test_the_web_process_serves_nobody_else_meanwhile(stack: Stack) -> None:
     finished: dict[str, float] = {}
 
     def slow_click() -> None:
-        requests.post(stack.web_url + "/hello", json={"duration": 2}, timeout=10)
+        requests.post(stack.web_url + "/hello/blocking", json={"duration": 2}, timeout=10)
         finished["post"] = time.monotonic()
 
     clicker = threading.Thread(target=slow_click)
@@ -48,14 +50,8 @@ def test_the_web_process_serves_nobody_else_meanwhile(stack: Stack) -> None:
 
 def test_demo_step1_curl(stack: Stack) -> None:
     (command,) = demo_doc.commands("step1-curl")
-    output = _run(command.command, stack)
+    output = stack.run_demo_command(command.command)
     demo_doc.assert_lines_match(output, command.expected, "DEMO.md step1-curl")
-
-
-def test_demo_supervisorctl_status(stack: Stack) -> None:
-    (command,) = demo_doc.commands("step1-status")
-    result = supervisorctl(*command.command.split()[1:])
-    demo_doc.assert_lines_match(result.stdout.splitlines(), command.expected, "DEMO.md step1-status")
 
 
 def _connected_to(stack: Stack) -> bool:
@@ -66,13 +62,6 @@ def _connected_to(stack: Stack) -> bool:
     )
 
 
-def _run(command: str, stack: Stack) -> list[str]:
-    """Run a DEMO.md shell command against this stack's port instead of 8000."""
-    command = command.replace("localhost:8000", stack.web_url.removeprefix("http://"))
-    result = subprocess.run(command, shell=True, capture_output=True, text=True, timeout=60, check=True)
-    return result.stdout.splitlines()
-
-
 def test_demo_step1_bad_input(stack: Stack) -> None:
     (command,) = demo_doc.commands("step1-bad-input")
-    demo_doc.assert_lines_match(_run(command.command, stack), command.expected, "DEMO.md step1-bad-input")
+    demo_doc.assert_lines_match(stack.run_demo_command(command.command), command.expected, "DEMO.md step1-bad-input")

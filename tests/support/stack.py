@@ -29,14 +29,20 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def learner_env() -> dict[str, str]:
+    """A second terminal's environment: none of the variables the stack was started with."""
+    return {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/")}
+
+
 def supervisorctl(*args: str) -> subprocess.CompletedProcess:
     """Run `.venv/bin/supervisorctl ARGS` from the repository root, as DEMO.md does.
 
     It gets no flags and none of the stack's variables: it must find
     supervisord.conf, and the socket through it, on its own.
     """
-    env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/")}
-    return subprocess.run([str(SUPERVISORCTL), *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=90)
+    return subprocess.run(
+        [str(SUPERVISORCTL), *args], cwd=ROOT, env=learner_env(), capture_output=True, text=True, timeout=90
+    )
 
 
 class Stack:
@@ -105,6 +111,23 @@ class Stack:
             return requests.get(self.web_url + "/", timeout=2).status_code == 200
         except requests.ConnectionError:
             return False
+
+    def run_demo_command(self, command: str) -> list[str]:
+        """Run a DEMO.md shell command as written, from the repository root, in a
+        second terminal's environment, against this stack's port instead of 8000.
+
+        Returns:
+            The lines it printed on stdout.
+
+        Raises:
+            AssertionError: it exited non-zero.
+        """
+        command = command.replace("localhost:8000", self.web_url.removeprefix("http://"))
+        result = subprocess.run(
+            command, shell=True, cwd=ROOT, env=learner_env(), capture_output=True, text=True, timeout=90
+        )
+        assert result.returncode == 0, f"{command!r} failed ({result.returncode}): {result.stdout}{result.stderr}"
+        return result.stdout.splitlines()
 
     def log(self) -> str:
         """Everything `make run` printed so far (supervisord and all its programs)."""

@@ -8,7 +8,9 @@ from app import create_app
 
 @pytest.fixture
 def client() -> FlaskClient:
-    return create_app().test_client()
+    # kombu's in-memory transport: a real Celery producer that publishes to no
+    # RabbitMQ, so unit tests never leave a message on a shared broker.
+    return create_app({"broker_url": "memory://"}).test_client()
 
 
 @pytest.mark.parametrize(
@@ -56,9 +58,28 @@ def test_unknown_routes_answer_json(client: FlaskClient) -> None:
     assert "error" in answer.json
 
 
-def test_json_form_and_empty_bodies_are_accepted(client: FlaskClient) -> None:
-    assert client.post("/hello", json={"name": "Ada", "duration": 0}).json == {
+def test_json_form_and_empty_bodies_are_accepted_by_the_blocking_route(client: FlaskClient) -> None:
+    assert client.post("/hello/blocking", json={"name": "Ada", "duration": 0}).json == {
         "greeting": "Hello, Ada!",
         "duration": 0.0,
     }
-    assert client.post("/hello", data={"name": "Bob", "duration": "0"}).json["greeting"] == "Hello, Bob!"
+    assert client.post("/hello/blocking", data={"name": "Bob", "duration": "0"}).json["greeting"] == "Hello, Bob!"
+
+
+@pytest.mark.parametrize("route", ["/hello", "/hello/blocking"])
+def test_both_routes_apply_the_same_rules(client: FlaskClient, route: str) -> None:
+    answer = client.post(route, json={"duration": 31})
+    assert (answer.status_code, answer.json["field"]) == (400, "duration")
+
+
+def test_post_hello_publishes_say_hello_with_its_kwargs_to_hello_queue(client: FlaskClient) -> None:
+    celery = client.application.extensions["celery"]
+    answer = client.post("/hello", data={"name": "Bob", "duration": "0.5"})
+    assert answer.status_code == 202
+    assert answer.json == {"task_id": answer.json["task_id"], "queue": "hello_queue"}
+    with celery.connection_for_read() as connection:
+        message = connection.SimpleQueue("hello_queue").get(timeout=1)
+    assert message.headers["task"] == "say_hello"
+    assert message.headers["id"] == answer.json["task_id"]
+    assert message.delivery_info["routing_key"] == "hello_queue"
+    assert message.payload[:2] == [[], {"name": "Bob", "duration": 0.5}]

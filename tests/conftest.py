@@ -1,0 +1,9 @@
+"""Settings for the whole test session."""
+
+import os
+
+# Celery prefers the CELERY_BROKER_URL variable to any broker_url it is
+# configured with (celery.app.utils.Settings.broker_url), so a value inherited
+# from the developer's shell would send the tests' messages to the wrong broker.
+# Every test names its broker explicitly: its own vhost, or none at all.
+os.environ.pop("CELERY_BROKER_URL", None)

@@ -1,0 +1,32 @@
+"""Ctrl-C in the terminal of `make run` stops supervisord and every program, leaving no process behind.
+
+(SIGTERM to make, as `kill` or `docker stop` sends, is checked by every other
+module's `stack` fixture when it stops its stack.)
+"""
+
+import signal
+
+import requests
+
+from tests.integration.conftest import PROGRAMS, wait_for_consumers
+from tests.support.rabbitmq import VHost
+from tests.support.stack import Stack, free_port
+
+
+def test_ctrl_c_stops_everything(vhost: VHost) -> None:
+    demo = Stack("ctrl-c", {"WEB_PORT": str(free_port()), "CELERY_BROKER_URL": vhost.broker_url})
+    try:
+        demo.start(PROGRAMS)
+        wait_for_consumers(vhost, 1)
+        # gunicorn's master and worker, Celery's main process and its pool, under make and supervisord.
+        assert len(demo.process_tree()) >= 6, demo.process_tree()
+        alive = demo.stop(signal.SIGINT)
+        assert not alive, f"Ctrl-C left processes behind: {alive}"
+        try:
+            requests.get(demo.web_url, timeout=2)
+            raise AssertionError("the web app still answers after Ctrl-C")
+        except requests.ConnectionError:
+            pass
+        wait_for_consumers(vhost, 0)
+    finally:
+        demo.kill()

@@ -1,0 +1,124 @@
+"""The machine's real RabbitMQ, shared with other test runs: each run works in a vhost of its own.
+
+Queue depths are read two ways: exactly, by AMQP passive declare (what the broker
+holds this instant), and through the management API (what the learner sees in
+the UI at http://localhost:15672, refreshed every 5 s by default:
+`collect_statistics_interval`, RabbitMQ docs "Management Plugin").
+"""
+
+import os
+import uuid
+from dataclasses import dataclass
+from urllib.parse import quote
+
+import requests
+from kombu import Connection
+
+HOST = os.environ.get("RABBITMQ_HOST", "127.0.0.1")
+AMQP_PORT = int(os.environ.get("RABBITMQ_PORT", "5672"))
+MANAGEMENT_URL = os.environ.get("RABBITMQ_MANAGEMENT_URL", f"http://{HOST}:15672")
+USER = os.environ.get("RABBITMQ_USER", "guest")
+PASSWORD = os.environ.get("RABBITMQ_PASSWORD", "guest")
+
+
+@dataclass
+class Depth:
+    """A queue's counts: `ready` messages wait for a consumer, `unacked` are delivered
+    to one and not yet acknowledged; `consumers` is how many consume the queue."""
+
+    ready: int
+    consumers: int
+    unacked: int | None = None
+
+
+class VHost:
+    """A throwaway RabbitMQ virtual host, created and deleted through the management API.
+
+    Args:
+        prefix: the start of its name; a random suffix makes it unique.
+
+    Raises:
+        requests.HTTPError: the management API refused a call.
+    """
+
+    def __init__(self, prefix: str = "hello-queue-test") -> None:
+        self.name = f"{prefix}-{uuid.uuid4().hex[:12]}"
+        self.broker_url = f"amqp://{USER}:{PASSWORD}@{HOST}:{AMQP_PORT}/{quote(self.name, safe='')}"
+        self._api = requests.Session()
+        self._api.auth = (USER, PASSWORD)
+
+    def _url(self, path: str) -> str:
+        return f"{MANAGEMENT_URL}/api/{path}"
+
+    def create(self) -> None:
+        """Create the vhost and give our user every permission in it."""
+        vhost = quote(self.name, safe="")
+        self._api.put(self._url(f"vhosts/{vhost}"), timeout=10).raise_for_status()
+        permissions = {"configure": ".*", "write": ".*", "read": ".*"}
+        self._api.put(self._url(f"permissions/{vhost}/{quote(USER)}"), json=permissions, timeout=10).raise_for_status()
+
+    def delete(self) -> None:
+        """Delete the vhost, and with it every queue and message the run left."""
+        self._api.delete(self._url(f"vhosts/{quote(self.name, safe='')}"), timeout=30).raise_for_status()
+
+    def depth(self, queue: str) -> Depth | None:
+        """The exact counts of `queue` now, by AMQP passive declare; None if it does not exist.
+
+        A passive declare only asks: it never creates the queue (AMQP 0-9-1 `queue.declare`).
+        """
+        with Connection(self.broker_url, connect_timeout=5) as connection:
+            try:
+                _, ready, consumers = connection.default_channel.queue_declare(queue, passive=True)
+            except connection.channel_errors:  # 404 NOT_FOUND
+                return None
+            return Depth(ready=ready, consumers=consumers)
+
+    def management_depth(self, queue: str) -> Depth | None:
+        """The counts of `queue` as the management UI shows them; None until it knows them."""
+        answer = self._api.get(self._url(f"queues/{quote(self.name, safe='')}/{quote(queue, safe='')}"), timeout=10)
+        if answer.status_code == 404:
+            return None
+        answer.raise_for_status()
+        stats = answer.json()
+        if "messages_ready" not in stats:  # a fresh queue, not yet sampled
+            return None
+        return Depth(
+            ready=stats["messages_ready"], consumers=stats["consumers"], unacked=stats["messages_unacknowledged"]
+        )
+
+    def publish(self, routing_key: str, body: str, headers: dict, content_type: str = "application/json") -> bool:
+        """Publish one message to the default exchange, as the UI's "Publish message" form does.
+
+        Returns:
+            True if RabbitMQ routed it to a queue.
+        """
+        message = {
+            "properties": {"content_type": content_type, "content_encoding": "utf-8", "headers": headers},
+            "routing_key": routing_key,
+            "payload": body,
+            "payload_encoding": "string",
+        }
+        url = self._url(f"exchanges/{quote(self.name, safe='')}/amq.default/publish")
+        answer = self._api.post(url, json=message, timeout=10)
+        answer.raise_for_status()
+        return answer.json()["routed"]
+
+
+def unreachable_reason() -> str | None:
+    """Why the tests cannot use RabbitMQ here, in one line; None when AMQP and the management API answer."""
+    try:
+        with Connection(f"amqp://{USER}:{PASSWORD}@{HOST}:{AMQP_PORT}//", connect_timeout=3) as connection:
+            connection.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=3)
+    except Exception as error:  # noqa: BLE001 - reported, whatever it is
+        return (
+            f"RabbitMQ is not reachable over AMQP at {HOST}:{AMQP_PORT} ({error}): "
+            "start it with `rabbitmq-server -detached`"
+        )
+    try:
+        requests.get(f"{MANAGEMENT_URL}/api/overview", auth=(USER, PASSWORD), timeout=3).raise_for_status()
+    except requests.RequestException as error:
+        return (
+            f"RabbitMQ's management API does not answer at {MANAGEMENT_URL} ({error}): "
+            "enable it with `rabbitmq-plugins enable rabbitmq_management`"
+        )
+    return None

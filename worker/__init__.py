@@ -1,0 +1,1 @@
+"""The Celery worker: hello-queue's consumer. Its Celery object is `worker.celery_app.celery`."""

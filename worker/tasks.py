@@ -1,0 +1,26 @@
+"""The tasks `worker_hello` runs. Their names and arguments are the message contract
+with the web app, which sends them by name: change them as carefully as an API."""
+
+import time
+
+from celery import Task
+from celery.utils.log import get_task_logger
+
+from worker.celery_app import celery
+
+logger = get_task_logger(__name__)
+
+
+# name= pins the task name in the messages ("say_hello"), whatever the module is
+# called. bind=True passes the task itself as `self`, and with it `self.request`:
+# what the worker knows of the message being run (its id, retries, delivery info).
+@celery.task(name="say_hello", bind=True)
+def say_hello(self: Task, name: str, duration: float) -> None:
+    """Greet `name`, after `duration` seconds of slow work.
+
+    Args:
+        name: who to greet.
+        duration: how long the slow work takes, in seconds.
+    """
+    logger.info("Hello, %s! (task id %s)", name, self.request.id)
+    time.sleep(duration)  # the slow work that left the web request
