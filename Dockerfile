@@ -6,7 +6,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PATH=/opt/venv/bin:$PATH \
     WEB_HOST=0.0.0.0 \
-    WEB_PORT=8000
+    WEB_PORT=8000 \
+    WORKER_CONCURRENCY=2
 
 # Dependencies first, in their own layer, so that editing the code does not
 # reinstall them.

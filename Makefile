@@ -11,8 +11,9 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 # RabbitMQ; supervisord.conf needs these three.)
 export WEB_HOST ?= 127.0.0.1
 export WEB_PORT ?= 8000
+export WORKER_CONCURRENCY ?= 2
 
-.PHONY: run test lint requirements clean
+.PHONY: run queue test lint requirements clean
 
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
@@ -29,6 +30,12 @@ run: $(VENV)/.run-deps
 	@$(VENV)/bin/python scripts/check_broker.py
 	@mkdir -p .run
 	exec $(VENV)/bin/supervisord -c supervisord.conf
+
+# hello_queue's depth, from the terminal: Celery's own `amqp` shell does a
+# passive queue.declare, which only asks (it never creates the queue) and
+# answers with the messages Ready and the consumers attached, this instant.
+queue: $(VENV)/.run-deps
+	@$(VENV)/bin/celery --app worker.celery_app amqp queue.declare hello_queue yes 2>&1 | grep -v '^-> '
 
 test: $(VENV)/.test-deps
 	$(VENV)/bin/pytest

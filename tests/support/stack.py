@@ -114,7 +114,8 @@ class Stack:
 
     def run_demo_command(self, command: str) -> list[str]:
         """Run a DEMO.md shell command as written, from the repository root, in a
-        second terminal's environment, against this stack's port instead of 8000.
+        second terminal's environment, against this stack's port instead of 8000
+        and this stack's broker (the test run's vhost) instead of the default.
 
         Returns:
             The lines it printed on stdout.
@@ -123,9 +124,10 @@ class Stack:
             AssertionError: it exited non-zero.
         """
         command = command.replace("localhost:8000", self.web_url.removeprefix("http://"))
-        result = subprocess.run(
-            command, shell=True, cwd=ROOT, env=learner_env(), capture_output=True, text=True, timeout=90
-        )
+        env = learner_env()
+        if "CELERY_BROKER_URL" in self.env:
+            env["CELERY_BROKER_URL"] = self.env["CELERY_BROKER_URL"]
+        result = subprocess.run(command, shell=True, cwd=ROOT, env=env, capture_output=True, text=True, timeout=90)
         assert result.returncode == 0, f"{command!r} failed ({result.returncode}): {result.stdout}{result.stderr}"
         return result.stdout.splitlines()
 

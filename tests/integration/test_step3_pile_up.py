@@ -1,0 +1,52 @@
+"""Step 3: with worker_hello stopped, messages pile up in hello_queue; started again, it drains them."""
+
+import requests
+
+from tests.integration.conftest import HELLO_QUEUE, wait_for_consumers
+from tests.support import demo_doc
+from tests.support.poll import wait_until
+from tests.support.rabbitmq import Depth, VHost
+from tests.support.stack import Stack
+
+PILE = 5
+
+
+def test_demo_step3_pile_up_and_drain(stack: Stack, vhost: VHost) -> None:
+    (stop,) = demo_doc.commands("step3-stop")
+    demo_doc.assert_lines_match(stack.run_demo_command(stop.command), stop.expected, "DEMO.md step3-stop")
+    assert stack.state("worker_hello") == "STOPPED"
+    wait_for_consumers(vhost, 0)
+
+    task_ids = []
+    for number in range(PILE):
+        answer = requests.post(stack.web_url + "/hello", json={"name": f"learner {number}", "duration": 1}, timeout=5)
+        assert answer.status_code == 202
+        task_ids.append(answer.json()["task_id"])
+    assert len(set(task_ids)) == PILE
+
+    # Exact counts by passive declare: all of them Ready, nobody consuming.
+    wait_until(lambda: vhost.depth(HELLO_QUEUE) == Depth(ready=PILE, consumers=0), 10, f"{PILE} ready, 0 consumers")
+    # The management UI shows the same once its statistics refresh (every 5 s).
+    wait_until(
+        lambda: vhost.management_depth(HELLO_QUEUE) == Depth(ready=PILE, consumers=0, unacked=0),
+        20,
+        f"the management API to show {PILE} ready, 0 unacked, 0 consumers",
+    )
+    (queue,) = demo_doc.commands("step3-queue-piled")
+    demo_doc.assert_lines_match(stack.run_demo_command(queue.command), queue.expected, "DEMO.md step3-queue-piled")
+    assert not [line for line in stack.lines if any(f"say_hello[{task_id}]" in line for task_id in task_ids)]
+
+    (start,) = demo_doc.commands("step3-start")
+    demo_doc.assert_lines_match(stack.run_demo_command(start.command), start.expected, "DEMO.md step3-start")
+    # Prefetch: the worker reserves one message per pool process; the rest stay Ready.
+    banner = stack.wait_for_lines(r"concurrency: (\d+) \(prefork\)", count=2, timeout=10)[-1]  # the restart's
+    pool = int(banner[1])
+    assert pool == 2, f"DEMO.md says 2 pool processes (WORKER_CONCURRENCY), the worker has {pool}"
+    assert pool < PILE, f"the pile ({PILE}) must outnumber the pool processes ({pool}) for this check"
+    stack.wait_for_lines(r"Task say_hello\[[0-9a-f-]+\] received", count=pool, timeout=30)
+    assert vhost.depth(HELLO_QUEUE) == Depth(ready=PILE - pool, consumers=1)
+    succeeded = stack.wait_for_lines(r"Task say_hello\[([0-9a-f-]+)\] succeeded", count=PILE, timeout=30)
+    assert sorted(match[1] for match in succeeded) == sorted(task_ids), "each piled-up task must succeed once"
+    wait_until(lambda: vhost.depth(HELLO_QUEUE) == Depth(ready=0, consumers=1), 10, "hello_queue drained, 1 consumer")
+    (queue,) = demo_doc.commands("step3-queue-drained")
+    demo_doc.assert_lines_match(stack.run_demo_command(queue.command), queue.expected, "DEMO.md step3-queue-drained")
