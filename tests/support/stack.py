@@ -45,7 +45,104 @@ def supervisorctl(*args: str) -> subprocess.CompletedProcess:
     )
 
 
-class Stack:
+class LoggedProcess:
+    """A program run for a test, its output (stdout and stderr) collected line by line.
+
+    Args:
+        name: names the copy of its output kept in test-artifacts/NAME.log.
+        args: the command line.
+        env: variables added to this process's environment.
+    """
+
+    def __init__(self, name: str, args: list[str], env: dict[str, str]) -> None:
+        self.name = name
+        self.args = args
+        self.env = {**os.environ, **env}
+        self.lines: list[str] = []
+        self.process: subprocess.Popen | None = None
+
+    def launch(self) -> None:
+        """Start the program from the repository root, in a process group of its own
+        (like a shell's foreground job, so that `stop(SIGINT)` is Ctrl-C)."""
+        ARTIFACTS.mkdir(exist_ok=True)
+        self.process = subprocess.Popen(
+            self.args,
+            cwd=ROOT,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+        threading.Thread(target=self._read_output, daemon=True).start()
+
+    def _read_output(self) -> None:
+        assert self.process and self.process.stdout
+        with open(ARTIFACTS / f"{self.name}.log", "w") as copy:
+            for line in self.process.stdout:
+                self.lines.append(line.rstrip("\n"))
+                copy.write(line)
+                copy.flush()
+
+    def log(self) -> str:
+        """Everything the program printed so far."""
+        return "\n".join(self.lines)
+
+    def wait_for_lines(self, pattern: str, count: int = 1, timeout: float = 30) -> list[re.Match]:
+        """Wait until `count` lines of the log match the regex `pattern`.
+
+        Returns:
+            The matches, in log order.
+
+        Raises:
+            AssertionError: fewer than `count` after `timeout` seconds.
+        """
+        regex = re.compile(pattern)
+
+        def matches() -> list[re.Match] | None:
+            found = [m for m in map(regex.search, list(self.lines)) if m]
+            return found if len(found) >= count else None
+
+        return wait_until(matches, timeout, f"{count} log line(s) matching {pattern!r}")
+
+    def process_tree(self) -> list[psutil.Process]:
+        """The program and every process below it, right now."""
+        assert self.process
+        try:
+            top = psutil.Process(self.process.pid)
+            return [top, *top.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return []
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 90) -> list[psutil.Process]:
+        """Stop the program as a user would and wait for it to exit.
+
+        Args:
+            sig: SIGTERM is sent to the program alone (as `kill` or `docker stop`
+                would); SIGINT to its whole process group (as Ctrl-C does).
+            timeout: seconds to wait for it to exit.
+
+        Returns:
+            Its processes still alive afterwards; empty when it stopped cleanly.
+        """
+        assert self.process
+        tree = self.process_tree()
+        if sig == signal.SIGINT:
+            os.killpg(self.process.pid, sig)
+        else:
+            self.process.send_signal(sig)
+        self.process.wait(timeout)
+        _, alive = psutil.wait_procs(tree, timeout=5)
+        return alive
+
+    def kill(self) -> None:
+        """Last resort after a failed test: SIGKILL everything the program started."""
+        for process in self.process_tree():
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process.kill()
+
+
+class Stack(LoggedProcess):
     """`make run` in a subprocess: supervisord in the foreground with the demo's programs.
 
     Args:
@@ -54,11 +151,8 @@ class Stack:
     """
 
     def __init__(self, name: str, env: dict[str, str]) -> None:
-        self.name = name
-        self.env = {**os.environ, **env}
+        super().__init__(name, ["make", "--no-print-directory", "run"], env)
         self.web_url = f"http://127.0.0.1:{self.env['WEB_PORT']}"
-        self.lines: list[str] = []
-        self.process: subprocess.Popen | None = None
 
     def start(self, programs: tuple[str, ...], timeout: float = 60) -> None:
         """Start `make run` and wait until each of `programs` is RUNNING and the page answers.
@@ -70,33 +164,13 @@ class Stack:
         assert not self._socket_answers(), (
             f"a demo is already running from this checkout ({SOCKET} answers): stop it first"
         )
-        ARTIFACTS.mkdir(exist_ok=True)
-        self.process = subprocess.Popen(
-            ["make", "--no-print-directory", "run"],
-            cwd=ROOT,
-            env=self.env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            # Its own process group, like a shell's foreground job: `interrupt`
-            # sends Ctrl-C's SIGINT to that group, as a terminal would.
-            start_new_session=True,
-        )
-        threading.Thread(target=self._read_output, daemon=True).start()
+        self.launch()
         try:
             for program in programs:
                 self.wait_for_state(program, "RUNNING", timeout)
             wait_until(self._page_answers, timeout, f"{self.web_url}/ to answer")
         except AssertionError as error:
             raise AssertionError(f"{error}\n--- make run printed:\n{self.log()}") from None
-
-    def _read_output(self) -> None:
-        assert self.process and self.process.stdout
-        with open(ARTIFACTS / f"{self.name}.log", "w") as copy:
-            for line in self.process.stdout:
-                self.lines.append(line.rstrip("\n"))
-                copy.write(line)
-                copy.flush()
 
     def _socket_answers(self) -> bool:
         try:
@@ -131,27 +205,6 @@ class Stack:
         assert result.returncode == 0, f"{command!r} failed ({result.returncode}): {result.stdout}{result.stderr}"
         return result.stdout.splitlines()
 
-    def log(self) -> str:
-        """Everything `make run` printed so far (supervisord and all its programs)."""
-        return "\n".join(self.lines)
-
-    def wait_for_lines(self, pattern: str, count: int = 1, timeout: float = 30) -> list[re.Match]:
-        """Wait until `count` lines of the log match the regex `pattern`.
-
-        Returns:
-            The matches, in log order.
-
-        Raises:
-            AssertionError: fewer than `count` after `timeout` seconds.
-        """
-        regex = re.compile(pattern)
-
-        def matches() -> list[re.Match] | None:
-            found = [m for m in map(regex.search, list(self.lines)) if m]
-            return found if len(found) >= count else None
-
-        return wait_until(matches, timeout, f"{count} log line(s) matching {pattern!r}")
-
     def rpc(self) -> xmlrpc.client.ServerProxy:
         """supervisord's XML-RPC interface over its unix socket (supervisor's own client)."""
         transport = SupervisorTransport(None, None, serverurl=f"unix://{SOCKET}")
@@ -176,39 +229,3 @@ class Stack:
             return self.state(program) == state
 
         wait_until(reached, timeout, f"supervisord to report {program} {state}")
-
-    def process_tree(self) -> list[psutil.Process]:
-        """make, supervisord and every process below them, right now."""
-        assert self.process
-        try:
-            top = psutil.Process(self.process.pid)
-            return [top, *top.children(recursive=True)]
-        except psutil.NoSuchProcess:
-            return []
-
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 90) -> list[psutil.Process]:
-        """Stop the stack as a user would and wait for `make run` to exit.
-
-        Args:
-            sig: SIGTERM is sent to `make` alone (as `kill` or `docker stop` would);
-                SIGINT to the whole foreground process group (as Ctrl-C does).
-            timeout: seconds to wait for everything to exit.
-
-        Returns:
-            The processes of the stack still alive afterwards; empty when it stopped cleanly.
-        """
-        assert self.process
-        tree = self.process_tree()
-        if sig == signal.SIGINT:
-            os.killpg(self.process.pid, sig)
-        else:
-            self.process.send_signal(sig)
-        self.process.wait(timeout)
-        _, alive = psutil.wait_procs(tree, timeout=5)
-        return alive
-
-    def kill(self) -> None:
-        """Last resort after a failed test: SIGKILL everything the stack started."""
-        for process in self.process_tree():
-            with contextlib.suppress(psutil.NoSuchProcess):
-                process.kill()
