@@ -1,4 +1,4 @@
-"""What `POST /hello` accepts: a name and a duration, from JSON or a form."""
+"""What `POST /hello` accepts: a name, a duration and a greeting, from JSON or a form."""
 
 from typing import Any
 
@@ -17,6 +17,7 @@ class HelloRequest(BaseModel):
     Attributes:
         name: who to greet, 1 to 100 characters.
         duration: how long the slow work takes, in seconds, from 0 to 30.
+        greeting: the word to greet with, 1 to 30 characters.
     """
 
     # A misspelt field ("nmae") is an error, not a silent default.
@@ -24,6 +25,7 @@ class HelloRequest(BaseModel):
 
     name: str = Field(default="world", min_length=1, max_length=100)
     duration: float = Field(default=3.0, ge=0, le=30, allow_inf_nan=False)
+    greeting: str = Field(default="Hello", min_length=1, max_length=30)
 
     @field_validator("duration", mode="before")
     @classmethod

@@ -47,4 +47,4 @@ def hello_blocking() -> dict:
     """
     hello_request = parse_hello_request(request)
     time.sleep(hello_request.duration)  # the slow work: an e-mail, a report, an API call
-    return {"greeting": f"Hello, {hello_request.name}!", "duration": hello_request.duration}
+    return {"greeting": f"{hello_request.greeting}, {hello_request.name}!", "duration": hello_request.duration}

@@ -10,33 +10,44 @@ import os
 
 from celery import Celery
 
+
+def worker_settings() -> dict:
+    """The worker's Celery settings, from the environment.
+
+    Returns:
+        A dict of Celery setting names to values (Celery docs, "Configuration
+        and defaults"). `CELERY_BROKER_URL` defaults to a local RabbitMQ.
+    """
+    return dict(
+        broker_url=os.environ.get("CELERY_BROKER_URL", "amqp://guest:guest@localhost:5672//"),
+        # Deserialise JSON only. A pickle message could run any code on this
+        # machine (Celery docs, "Security: Serializers").
+        accept_content=["json"],
+        task_serializer="json",
+        result_serializer="json",
+        # Ack a message when its task has finished, not when it arrives: a worker
+        # that dies mid-task leaves the message in RabbitMQ, to be delivered again
+        # (Celery docs, task_acks_late). The price: a task may run twice, so tasks
+        # must be safe to repeat.
+        task_acks_late=True,
+        # ...and when a pool process is killed (SIGKILL, out of memory), requeue its
+        # message instead of acking it as failed (task_reject_on_worker_lost).
+        task_reject_on_worker_lost=True,
+        # Reserve one message per pool process, no more: the rest stay Ready in
+        # RabbitMQ, where you can see them, for whichever worker is free (Celery
+        # docs, "Optimizing: Prefetch limits"; the default of 4 hoards them).
+        worker_prefetch_multiplier=1,
+        # Keep retrying the broker at start-up, so that a worker started before
+        # RabbitMQ waits for it. Celery 5.3+ warns unless this is set explicitly.
+        broker_connection_retry_on_startup=True,
+        # The longest task is 30 s. Past 40 s it gets SoftTimeLimitExceeded; past
+        # 45 s its pool process is killed (Celery docs, "Workers: Time limits").
+        task_soft_time_limit=40,
+        task_time_limit=45,
+        # No result backend yet: nobody reads a task's return value.
+        task_ignore_result=True,
+    )
+
+
 celery = Celery("worker", include=["worker.tasks"])
-celery.conf.update(
-    broker_url=os.environ.get("CELERY_BROKER_URL", "amqp://guest:guest@localhost:5672//"),
-    # Deserialise JSON only. A pickle message could run any code on this
-    # machine (Celery docs, "Security: Serializers").
-    accept_content=["json"],
-    task_serializer="json",
-    result_serializer="json",
-    # Ack a message when its task has finished, not when it arrives: a worker
-    # that dies mid-task leaves the message in RabbitMQ, to be delivered again
-    # (Celery docs, task_acks_late). The price: a task may run twice, so tasks
-    # must be safe to repeat.
-    task_acks_late=True,
-    # ...and when a pool process is killed (SIGKILL, out of memory), requeue its
-    # message instead of acking it as failed (task_reject_on_worker_lost).
-    task_reject_on_worker_lost=True,
-    # Reserve one message per pool process, no more: the rest stay Ready in
-    # RabbitMQ, where you can see them, for whichever worker is free (Celery
-    # docs, "Optimizing: Prefetch limits"; the default of 4 hoards them).
-    worker_prefetch_multiplier=1,
-    # Keep retrying the broker at start-up, so that a worker started before
-    # RabbitMQ waits for it. Celery 5.3+ warns unless this is set explicitly.
-    broker_connection_retry_on_startup=True,
-    # The longest task is 30 s. Past 40 s it gets SoftTimeLimitExceeded; past
-    # 45 s its pool process is killed (Celery docs, "Workers: Time limits").
-    task_soft_time_limit=40,
-    task_time_limit=45,
-    # No result backend yet: nobody reads a task's return value.
-    task_ignore_result=True,
-)
+celery.conf.update(worker_settings())

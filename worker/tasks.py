@@ -15,12 +15,14 @@ logger = get_task_logger(__name__)
 # called. bind=True passes the task itself as `self`, and with it `self.request`:
 # what the worker knows of the message being run (its id, retries, delivery info).
 @celery.task(name="say_hello", bind=True)
-def say_hello(self: Task, name: str, duration: float) -> None:
-    """Greet `name`, after `duration` seconds of slow work.
+def say_hello(self: Task, name: str, duration: float, greeting: str) -> None:
+    """Greet `name` with `greeting`, after `duration` seconds of slow work.
 
     Args:
         name: who to greet.
         duration: how long the slow work takes, in seconds.
+        greeting: the word to greet with ("Hello", "Bonjour"). New in step 4,
+            and required: messages sent without it fail with a TypeError.
     """
-    logger.info("Hello, %s! (task id %s)", name, self.request.id)
+    logger.info("%s, %s! (task id %s)", greeting, name, self.request.id)
     time.sleep(duration)  # the slow work that left the web request

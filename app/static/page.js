@@ -10,7 +10,7 @@ form.addEventListener("submit", async (event) => {
   const submitter = event.submitter || form.querySelector("button");
   const url = submitter.getAttribute("formaction") || form.action;
   const fields = Object.fromEntries(new FormData(form));
-  const body = JSON.stringify({ name: fields.name, duration: Number(fields.duration) });
+  const body = JSON.stringify({ ...fields, duration: Number(fields.duration) });
   const item = document.createElement("li");
   item.textContent = `POST ${new URL(url).pathname} … waiting`;
   answers.prepend(item);

@@ -25,6 +25,8 @@ def client() -> FlaskClient:
         ({"duration": True}, "duration"),
         ({"duration": None}, "duration"),
         ({"nmae": "Ada"}, "nmae"),
+        ({"greeting": ""}, "greeting"),
+        ({"greeting": "x" * 31}, "greeting"),
     ],
 )
 def test_bad_json_fields_answer_400_naming_the_field(client: FlaskClient, body: dict, field: str) -> None:
@@ -63,7 +65,8 @@ def test_json_form_and_empty_bodies_are_accepted_by_the_blocking_route(client: F
         "greeting": "Hello, Ada!",
         "duration": 0.0,
     }
-    assert client.post("/hello/blocking", data={"name": "Bob", "duration": "0"}).json["greeting"] == "Hello, Bob!"
+    form = {"name": "Bob", "duration": "0", "greeting": "Bonjour"}
+    assert client.post("/hello/blocking", data=form).json["greeting"] == "Bonjour, Bob!"
 
 
 @pytest.mark.parametrize("route", ["/hello", "/hello/blocking"])
@@ -82,4 +85,4 @@ def test_post_hello_publishes_say_hello_with_its_kwargs_to_hello_queue(client: F
     assert message.headers["task"] == "say_hello"
     assert message.headers["id"] == answer.json["task_id"]
     assert message.delivery_info["routing_key"] == "hello_queue"
-    assert message.payload[:2] == [[], {"name": "Bob", "duration": 0.5}]
+    assert message.payload[:2] == [[], {"name": "Bob", "duration": 0.5, "greeting": "Hello"}]
