@@ -9,11 +9,6 @@ from tests.support import demo_doc
 from tests.support.stack import Stack
 
 
-def task_log(stack: Stack, task_id: str) -> list[str]:
-    """The worker's log lines about one task, in order."""
-    return [line for line in stack.lines if f"say_hello[{task_id}]" in line]
-
-
 def test_post_hello_answers_202_at_once_while_the_worker_takes_the_duration(stack: Stack) -> None:
     started = time.monotonic()
     answer = requests.post(stack.web_url + "/hello", json={"name": "Ada", "duration": 2}, timeout=10)
@@ -34,7 +29,7 @@ def test_demo_step2_curl_and_worker_log(stack: Stack) -> None:
     task_id = json.loads(output[0])["task_id"]
     expected = demo_doc.block("step2-worker-log").splitlines()
     stack.wait_for_lines(rf"Task say_hello\[{task_id}\] succeeded", timeout=30)
-    demo_doc.assert_lines_match(task_log(stack, task_id), expected, "DEMO.md step2-worker-log")
+    demo_doc.assert_lines_match(stack.task_lines(task_id), expected, "DEMO.md step2-worker-log")
 
 
 def test_demo_step2_status(stack: Stack) -> None:

@@ -88,6 +88,10 @@ class LoggedProcess:
         """Everything the program printed so far."""
         return "\n".join(self.lines)
 
+    def task_lines(self, task_id: str) -> list[str]:
+        """The lines that a Celery worker logged about one task (`say_hello[<task_id>]`), in order."""
+        return [line for line in self.lines if f"say_hello[{task_id}]" in line]
+
     def wait_for_lines(self, pattern: str, count: int = 1, timeout: float = 30) -> list[re.Match]:
         """Wait until `count` lines of the log match the regex `pattern`.
 
