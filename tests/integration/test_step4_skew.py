@@ -1,8 +1,8 @@
 """Step 4: the task's signature changed; messages from the other version fail, in both directions.
 
 Since step 5 the real worker tolerates both, so these failures are reproduced
-with the strict workers of steps 3 and 4 (tests/skew/), run in place of
-worker_hello on the same queue.
+with the strict workers of steps 3 and 4 (tests/skew/), each consuming
+hello_queue in a vhost of its own, fed by the producer of the other step.
 """
 
 import re
@@ -11,23 +11,24 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
-import requests
 
+from app import create_app
 from tests.integration.conftest import HELLO_QUEUE, wait_for_consumers
 from tests.skew import step3_producer
 from tests.support import demo_doc
 from tests.support.rabbitmq import VHost
-from tests.support.stack import ROOT, LoggedProcess, Stack, supervisorctl
+from tests.support.stack import ROOT, LoggedProcess
 
 
 @contextmanager
-def worker_of_step(step: int, vhost: VHost) -> Iterator[LoggedProcess]:
-    """Stop worker_hello and consume hello_queue with the worker of step `step` instead.
+def worker_of_step(step: int) -> Iterator[tuple[LoggedProcess, VHost]]:
+    """Run the worker of step `step` on hello_queue, in a new vhost of its own.
 
     Yields:
-        The running worker (`celery --app tests.skew.stepN_worker worker`).
+        The running worker (`celery --app tests.skew.stepN_worker worker`), and its vhost.
     """
-    assert supervisorctl("stop", "worker_hello").returncode == 0
+    vhost = VHost()
+    vhost.create()
     old = LoggedProcess(
         f"step{step}-worker",
         [
@@ -40,15 +41,15 @@ def worker_of_step(step: int, vhost: VHost) -> Iterator[LoggedProcess]:
     try:
         old.launch()
         wait_for_consumers(vhost, 1)
-        yield old
+        yield old, vhost
         assert not old.stop(), f"the step {step} worker left processes behind"
     finally:
         old.kill()
-        assert supervisorctl("start", "worker_hello").returncode == 0
+        vhost.delete()
 
 
-def test_demo_step4_old_messages_fail_on_the_new_worker(stack: Stack, vhost: VHost) -> None:
-    with worker_of_step(4, vhost) as step4:
+def test_demo_step4_old_messages_fail_on_the_new_worker() -> None:
+    with worker_of_step(4) as (step4, vhost):
         task_id = step3_producer.send_say_hello(vhost.broker_url, name="Ada", duration=0)
         step4.wait_for_lines(rf"say_hello\[{task_id}\] raised unexpected", timeout=30)
         expected = demo_doc.block("step4-missing-argument").splitlines()
@@ -57,10 +58,15 @@ def test_demo_step4_old_messages_fail_on_the_new_worker(stack: Stack, vhost: VHo
         assert vhost.depth(HELLO_QUEUE).ready == 0
 
 
-def test_demo_step4_new_messages_fail_on_the_old_worker(stack: Stack, vhost: VHost) -> None:
-    with worker_of_step(3, vhost) as step3:
-        answer = requests.post(stack.web_url + "/hello", json={"name": "Ada", "duration": 0}, timeout=5)
-        task_id = answer.json()["task_id"]
+def test_demo_step4_new_messages_fail_on_the_old_worker() -> None:
+    with worker_of_step(3) as (step3, vhost):
+        # Today's web app, as the producer: its real POST /hello, through Flask's test client.
+        answer = (
+            create_app({"broker_url": vhost.broker_url})
+            .test_client()
+            .post("/hello", json={"name": "Ada", "duration": 0})
+        )
+        task_id = answer.json["task_id"]
         step3.wait_for_lines(rf"say_hello\[{task_id}\] raised unexpected", timeout=30)
         expected = demo_doc.block("step4-unexpected-argument").splitlines()
         demo_doc.assert_lines_match(step3.task_lines(task_id), expected, "DEMO.md step4-unexpected-argument")
