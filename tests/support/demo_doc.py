@@ -73,3 +73,18 @@ def assert_lines_match(actual: list[str], expected: list[str], where: str) -> No
     )
     for got, want in zip(actual, expected, strict=True):
         assert line_pattern(want).fullmatch(got), f"{where}: got {got!r}, DEMO.md shows {want!r}"
+
+
+def assert_lines_appear_in_order(actual: list[str], expected: list[str], where: str) -> None:
+    """Assert that each documented line matches some line of `actual`, in the documented order,
+    with any other lines in between (a log where several programs write at once).
+
+    Raises:
+        AssertionError: naming the first documented line not found.
+    """
+    remaining = iter(actual)
+    for want in expected:
+        pattern = line_pattern(want)
+        assert any(pattern.fullmatch(got) for got in remaining), (
+            f"{where}: no line like {want!r} (in this order) in:\n" + "\n".join(actual)
+        )

@@ -73,6 +73,11 @@ class VHost:
                 return None
             return Depth(ready=ready, consumers=consumers)
 
+    def purge(self, queue: str) -> None:
+        """Drop the Ready messages of `queue`, in this vhost of ours only."""
+        with Connection(self.broker_url, connect_timeout=5) as connection:
+            connection.default_channel.queue_purge(queue)
+
     def management_depth(self, queue: str) -> Depth | None:
         """The counts of `queue` as the management UI shows them; None until it knows them."""
         answer = self._api.get(self._url(f"queues/{quote(self.name, safe='')}/{quote(queue, safe='')}"), timeout=10)

@@ -45,6 +45,23 @@ def supervisorctl(*args: str) -> subprocess.CompletedProcess:
     )
 
 
+def start_task(web_url: str, worker_log: "LoggedProcess", duration: float) -> tuple[str, int]:
+    """POST /hello for a task of `duration` seconds and wait until a pool process runs it.
+
+    Args:
+        web_url: the web app's base URL.
+        worker_log: the process whose output shows the worker's log.
+        duration: the task's duration, in seconds.
+
+    Returns:
+        The task id, and the index in the log of the task's greeting line.
+    """
+    answer = requests.post(web_url + "/hello", json={"name": "Ada", "duration": duration}, timeout=5)
+    task_id = answer.json()["task_id"]
+    (greeting,) = worker_log.wait_for_lines(rf"say_hello\[{task_id}\]: Hello, Ada!", timeout=30)
+    return task_id, worker_log.lines.index(greeting.string)
+
+
 class LoggedProcess:
     """A program run for a test, its output (stdout and stderr) collected line by line.
 

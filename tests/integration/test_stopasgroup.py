@@ -1,0 +1,65 @@
+"""What Celery's own sample config would do: `stopasgroup=true` cuts the running task short.
+
+Celery's extra/supervisord/celeryd.conf sets `stopasgroup=true`, which sends
+SIGTERM to the pool processes as well as to Celery's main process. This runs a
+copy of supervisord.conf with that one line added. It has a module of its own:
+two workers named worker_hello@<host> cannot share a vhost (each holds an
+exclusive `worker_hello@<host>.celery.pidbox` queue), so no other stack may run.
+"""
+
+import os
+import subprocess
+from pathlib import Path
+
+import requests
+
+from tests.integration.conftest import HELLO_QUEUE, wait_for_consumers
+from tests.support import demo_doc
+from tests.support.poll import wait_until
+from tests.support.rabbitmq import Depth, VHost
+from tests.support.stack import ROOT, LoggedProcess, free_port, start_task
+
+
+def test_demo_step3_with_stopasgroup_the_running_task_is_cut_short(tmp_path: Path, vhost: VHost) -> None:
+    config = (ROOT / "supervisord.conf").read_text()
+    config = config.replace("directory=%(here)s", f"directory={ROOT}")  # the code stays where it is
+    config = config.replace("killasgroup=true", "killasgroup=true\nstopasgroup=true")
+    assert config.count("\nstopasgroup=true\n") == 1
+    (tmp_path / ".run").mkdir()
+    (tmp_path / "supervisord.conf").write_text(config)
+    port = free_port()
+    env = {
+        "PATH": f"{ROOT / '.venv/bin'}:{os.environ['PATH']}",
+        "WEB_HOST": "127.0.0.1",
+        "WEB_PORT": str(port),
+        "WORKER_CONCURRENCY": "2",
+        "CELERY_BROKER_URL": vhost.broker_url,
+    }
+    supervisord = LoggedProcess(
+        "stopasgroup", [str(ROOT / ".venv/bin/supervisord"), "-c", str(tmp_path / "supervisord.conf")], env
+    )
+    try:
+        supervisord.launch()
+        wait_for_consumers(vhost, 1)
+        wait_until(lambda: _answers(f"http://127.0.0.1:{port}/"), 30, "the web app to answer")
+        task_id, started = start_task(f"http://127.0.0.1:{port}", supervisord, duration=3)
+        supervisorctl_stop = [str(ROOT / ".venv/bin/supervisorctl"), "-c", str(tmp_path / "supervisord.conf")]
+        stop = subprocess.run([*supervisorctl_stop, "stop", "worker_hello"], capture_output=True, text=True, timeout=90)
+        assert stop.stdout.strip() == "worker_hello: stopped"
+        supervisord.wait_for_lines(r"stopped: worker_hello \(exit status 0\)", timeout=5)
+        assert not [line for line in supervisord.task_lines(task_id) if "succeeded" in line]
+        expected = demo_doc.block("step3-stopasgroup-log").splitlines()
+        demo_doc.assert_lines_appear_in_order(supervisord.lines[started:], expected, "DEMO.md step3-stopasgroup-log")
+        # acks_late and reject_on_worker_lost put the message back: it will run again, from the start.
+        assert vhost.depth(HELLO_QUEUE) == Depth(ready=1, consumers=0)
+        assert not supervisord.stop(), "supervisord left processes behind"
+    finally:
+        supervisord.kill()
+        vhost.purge(HELLO_QUEUE)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=2).ok
+    except requests.ConnectionError:
+        return False

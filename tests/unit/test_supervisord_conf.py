@@ -1,0 +1,41 @@
+"""supervisord.conf's promises, read with the same INI parser family supervisor uses."""
+
+import configparser
+from pathlib import Path
+
+import pytest
+
+CONF = Path(__file__).resolve().parents[2] / "supervisord.conf"
+
+
+@pytest.fixture(scope="module")
+def conf() -> configparser.RawConfigParser:
+    parser = configparser.RawConfigParser(inline_comment_prefixes=(";",))  # Raw: %(ENV_X)s stays as written
+    parser.read(CONF)
+    return parser
+
+
+def test_supervisord_stays_in_the_foreground(conf: configparser.RawConfigParser) -> None:
+    assert conf.getboolean("supervisord", "nodaemon")
+
+
+def test_control_is_a_private_unix_socket_only(conf: configparser.RawConfigParser) -> None:
+    assert conf.get("unix_http_server", "chmod") == "0700"
+    assert not conf.has_section("inet_http_server")
+    assert conf.get("supervisorctl", "serverurl") == "unix://" + conf.get("unix_http_server", "file")
+
+
+@pytest.mark.parametrize("program", ["web", "worker_hello"])
+def test_every_program_logs_to_supervisords_stdout(conf: configparser.RawConfigParser, program: str) -> None:
+    section = f"program:{program}"
+    assert conf.get(section, "stdout_logfile") == "/dev/fd/1"
+    assert conf.get(section, "stdout_logfile_maxbytes") == "0"
+    assert conf.getboolean(section, "redirect_stderr")
+
+
+def test_worker_hello_gets_a_warm_shutdown(conf: configparser.RawConfigParser) -> None:
+    worker = "program:worker_hello"
+    assert conf.get(worker, "stopsignal") == "TERM"
+    assert conf.getint(worker, "stopwaitsecs") > 30, "stopwaitsecs must outlast the longest task (30 s)"
+    assert not conf.getboolean(worker, "stopasgroup", fallback=False)
+    assert "--queues hello_queue" in conf.get(worker, "command")
