@@ -13,7 +13,7 @@ export WEB_HOST ?= 127.0.0.1
 export WEB_PORT ?= 8000
 export WORKER_CONCURRENCY ?= 2
 
-.PHONY: run queue test lint requirements clean
+.PHONY: run queue test bench lint requirements clean
 
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
@@ -39,6 +39,11 @@ queue: $(VENV)/.run-deps
 
 test: $(VENV)/.test-deps
 	$(VENV)/bin/pytest
+
+# Figures, not pass/fail: POST latency while the worker is busy, and a pile-up
+# of 1,000 tasks and its drain, measured on this machine.
+bench: $(VENV)/.test-deps
+	$(VENV)/bin/python -m bench.pile_up
 
 lint: $(VENV)/.test-deps
 	$(VENV)/bin/ruff check .
