@@ -21,7 +21,7 @@ def main() -> int:
     try:
         # One attempt and no retry: a refused connection fails at once, a
         # silent host after connect_timeout.
-        connection.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=3)
+        connection.ensure_connection(max_retries=0, timeout=3)
     except Exception as error:  # noqa: BLE001 - whatever went wrong, the advice is the same
         print(
             f"RabbitMQ is not reachable at {maybe_sanitize_url(url)} ({error}). Start one, e.g. "

@@ -32,6 +32,8 @@ def worker_settings() -> dict:
         task_acks_late=True,
         # ...and when a pool process is killed (SIGKILL, out of memory), requeue its
         # message instead of acking it as failed (task_reject_on_worker_lost).
+        # Celery's docs warn of the cost: a task that itself kills its process
+        # (say, by running out of memory) is delivered again and again.
         task_reject_on_worker_lost=True,
         # Reserve one message per pool process, no more: the rest stay Ready in
         # RabbitMQ, where you can see them, for whichever worker is free (Celery

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.support.poll import wait_until
-from tests.support.rabbitmq import VHost, unreachable_reason
+from tests.support.rabbitmq import VHost, sweep_stale, unreachable_reason
 from tests.support.stack import Stack, free_port
 
 PROGRAMS = ("web", "worker_hello")
@@ -22,6 +22,7 @@ def vhost() -> Iterator[VHost]:
     reason = unreachable_reason()
     if reason:
         pytest.exit(reason, returncode=3)
+    sweep_stale()
     created = VHost()
     created.create()
     yield created
@@ -40,10 +41,10 @@ def stack(request: pytest.FixtureRequest, vhost: VHost) -> Iterator[Stack]:
         demo.start(PROGRAMS)
         wait_for_consumers(vhost, 1)
         yield demo
+        alive = demo.stop()
     except BaseException:
         demo.kill()
         raise
-    alive = demo.stop()
     if alive:
         demo.kill()
         pytest.fail(f"SIGTERM to make run left processes behind: {alive}")

@@ -24,7 +24,7 @@ def test_demo_step3_pile_up_and_drain(stack: Stack, vhost: VHost) -> None:
 
     task_ids = []
     for number in range(PILE):
-        answer = requests.post(stack.web_url + "/hello", json={"name": f"learner {number}", "duration": 1}, timeout=5)
+        answer = requests.post(stack.web_url + "/hello", json={"name": f"learner {number}", "duration": 2}, timeout=5)
         assert answer.status_code == 202
         task_ids.append(answer.json()["task_id"])
     assert len(set(task_ids)) == PILE

@@ -28,5 +28,6 @@ def test_ctrl_c_stops_everything(vhost: VHost) -> None:
         except requests.ConnectionError:
             pass
         wait_for_consumers(vhost, 0)
-    finally:
+    except BaseException:
         demo.kill()
+        raise

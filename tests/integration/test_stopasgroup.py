@@ -23,7 +23,8 @@ from tests.support.stack import ROOT, LoggedProcess, free_port, start_task
 def test_demo_step3_with_stopasgroup_the_running_task_is_cut_short(tmp_path: Path, vhost: VHost) -> None:
     config = (ROOT / "supervisord.conf").read_text()
     config = config.replace("directory=%(here)s", f"directory={ROOT}")  # the code stays where it is
-    config = config.replace("killasgroup=true", "killasgroup=true\nstopasgroup=true")
+    head, worker = config.split("[program:worker_hello]")
+    config = head + "[program:worker_hello]" + worker.replace("killasgroup=true", "killasgroup=true\nstopasgroup=true")
     assert config.count("\nstopasgroup=true\n") == 1
     (tmp_path / ".run").mkdir()
     (tmp_path / "supervisord.conf").write_text(config)
@@ -43,19 +44,28 @@ def test_demo_step3_with_stopasgroup_the_running_task_is_cut_short(tmp_path: Pat
         wait_for_consumers(vhost, 1)
         wait_until(lambda: _answers(f"http://127.0.0.1:{port}/"), 30, "the web app to answer")
         task_id, started = start_task(f"http://127.0.0.1:{port}", supervisord, duration=3)
-        supervisorctl_stop = [str(ROOT / ".venv/bin/supervisorctl"), "-c", str(tmp_path / "supervisord.conf")]
-        stop = subprocess.run([*supervisorctl_stop, "stop", "worker_hello"], capture_output=True, text=True, timeout=90)
-        assert stop.stdout.strip() == "worker_hello: stopped"
+
+        def supervisorctl(*args: str) -> str:
+            command = [str(ROOT / ".venv/bin/supervisorctl"), "-c", str(tmp_path / "supervisord.conf"), *args]
+            return subprocess.run(command, capture_output=True, text=True, timeout=90).stdout.strip()
+
+        stop = supervisorctl("stop", "worker_hello")
+        assert stop == "worker_hello: stopped"
         supervisord.wait_for_lines(r"stopped: worker_hello \(exit status 0\)", timeout=5)
         assert not [line for line in supervisord.task_lines(task_id) if "succeeded" in line]
         expected = demo_doc.block("step3-stopasgroup-log").splitlines()
         demo_doc.assert_lines_appear_in_order(supervisord.lines[started:], expected, "DEMO.md step3-stopasgroup-log")
-        # acks_late and reject_on_worker_lost put the message back: it will run again, from the start.
-        assert vhost.depth(HELLO_QUEUE) == Depth(ready=1, consumers=0)
+        # acks_late and reject_on_worker_lost put the message back...
+        wait_until(lambda: vhost.depth(HELLO_QUEUE) == Depth(ready=1, consumers=0), 10, "the message back in Ready")
+        # ...and it runs again, from the start, when a worker comes back.
+        assert supervisorctl("start", "worker_hello") == "worker_hello: started"
+        supervisord.wait_for_lines(rf"Task say_hello\[{task_id}\] succeeded", timeout=30)
+        greetings = [line for line in supervisord.task_lines(task_id) if line.endswith(f"(task id {task_id})")]
+        assert len(greetings) == 2, "the task should have started twice"
         assert not supervisord.stop(), "supervisord left processes behind"
-    finally:
+    except BaseException:
         supervisord.kill()
-        vhost.purge(HELLO_QUEUE)
+        raise
 
 
 def _answers(url: str) -> bool:

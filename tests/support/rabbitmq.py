@@ -7,6 +7,8 @@ the UI at http://localhost:15672, refreshed every 5 s by default:
 """
 
 import os
+import re
+import time
 import uuid
 from dataclasses import dataclass
 from urllib.parse import quote
@@ -34,15 +36,15 @@ class Depth:
 class VHost:
     """A throwaway RabbitMQ virtual host, created and deleted through the management API.
 
-    Args:
-        prefix: the start of its name; a random suffix makes it unique.
+    Its methods raise `requests.HTTPError` when the management API refuses a call.
 
-    Raises:
-        requests.HTTPError: the management API refused a call.
+    Args:
+        prefix: the start of its name; the creation time (Unix seconds) and a
+            random suffix follow, so that `sweep_stale` can tell old ones.
     """
 
     def __init__(self, prefix: str = "hello-queue-test") -> None:
-        self.name = f"{prefix}-{uuid.uuid4().hex[:12]}"
+        self.name = f"{prefix}-{int(time.time())}-{uuid.uuid4().hex[:8]}"
         self.broker_url = f"amqp://{USER}:{PASSWORD}@{HOST}:{AMQP_PORT}/{quote(self.name, safe='')}"
         self._api = requests.Session()
         self._api.auth = (USER, PASSWORD)
@@ -109,11 +111,33 @@ class VHost:
         return answer.json()["routed"]
 
 
+def sweep_stale(prefix: str = "hello-queue-test", older_than: float = 3600) -> list[str]:
+    """Delete the vhosts that test runs killed before their clean-up left behind.
+
+    Only names of our own form (`PREFIX-<unix seconds>-<hex>`) older than
+    `older_than` seconds are deleted: a run takes a few minutes, so an older one
+    is dead.
+
+    Returns:
+        The names deleted.
+    """
+    api = requests.Session()
+    api.auth = (USER, PASSWORD)
+    own = re.compile(rf"{re.escape(prefix)}-(\d+)-[0-9a-f]+")
+    deleted = []
+    for vhost in api.get(f"{MANAGEMENT_URL}/api/vhosts", timeout=10).json():
+        match = own.fullmatch(vhost["name"])
+        if match and time.time() - int(match[1]) > older_than:
+            api.delete(f"{MANAGEMENT_URL}/api/vhosts/{quote(vhost['name'], safe='')}", timeout=30).raise_for_status()
+            deleted.append(vhost["name"])
+    return deleted
+
+
 def unreachable_reason() -> str | None:
     """Why the tests cannot use RabbitMQ here, in one line; None when AMQP and the management API answer."""
     try:
         with Connection(f"amqp://{USER}:{PASSWORD}@{HOST}:{AMQP_PORT}//", connect_timeout=3) as connection:
-            connection.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=3)
+            connection.ensure_connection(max_retries=0, timeout=3)
     except Exception as error:  # noqa: BLE001 - reported, whatever it is
         return (
             f"RabbitMQ is not reachable over AMQP at {HOST}:{AMQP_PORT} ({error}): "

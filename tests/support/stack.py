@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import threading
+import time
 import xmlrpc.client
 from pathlib import Path
 
@@ -82,6 +83,7 @@ class LoggedProcess:
         """Start the program from the repository root, in a process group of its own
         (like a shell's foreground job, so that `stop(SIGINT)` is Ctrl-C)."""
         ARTIFACTS.mkdir(exist_ok=True)
+        self.launched_at = time.time() - 1  # psutil's create_time has a coarser clock
         self.process = subprocess.Popen(
             self.args,
             cwd=ROOT,
@@ -157,10 +159,18 @@ class LoggedProcess:
         return alive
 
     def kill(self) -> None:
-        """Last resort after a failed test: SIGKILL everything the program started."""
-        for process in self.process_tree():
-            with contextlib.suppress(psutil.NoSuchProcess):
-                process.kill()
+        """Last resort after a failed test: SIGKILL everything the program started.
+
+        That is every process of its session (`launch` started a new one),
+        even those left behind after the program itself exited.
+        """
+        if not self.process:
+            return
+        for process in psutil.process_iter(["create_time"]):
+            with contextlib.suppress(psutil.Error, OSError):
+                # The creation time guards against a pid reused by a stranger.
+                if os.getsid(process.pid) == self.process.pid and process.info["create_time"] >= self.launched_at:
+                    process.kill()
 
 
 class Stack(LoggedProcess):
