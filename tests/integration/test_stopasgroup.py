@@ -11,13 +11,11 @@ import os
 import subprocess
 from pathlib import Path
 
-import requests
-
 from tests.integration.conftest import HELLO_QUEUE, wait_for_consumers
 from tests.support import demo_doc
 from tests.support.poll import wait_until
 from tests.support.rabbitmq import Depth, VHost
-from tests.support.stack import ROOT, LoggedProcess, free_port, start_task
+from tests.support.stack import ROOT, LoggedProcess, free_port, page_answers, start_task
 
 
 def test_demo_step3_with_stopasgroup_the_running_task_is_cut_short(tmp_path: Path, vhost: VHost) -> None:
@@ -42,7 +40,7 @@ def test_demo_step3_with_stopasgroup_the_running_task_is_cut_short(tmp_path: Pat
     try:
         supervisord.launch()
         wait_for_consumers(vhost, 1)
-        wait_until(lambda: _answers(f"http://127.0.0.1:{port}/"), 30, "the web app to answer")
+        wait_until(lambda: page_answers(f"http://127.0.0.1:{port}"), 30, "the web app to answer")
         task_id, started = start_task(f"http://127.0.0.1:{port}", supervisord, duration=3)
 
         def supervisorctl(*args: str) -> str:
@@ -66,10 +64,3 @@ def test_demo_step3_with_stopasgroup_the_running_task_is_cut_short(tmp_path: Pat
     except BaseException:
         supervisord.kill()
         raise
-
-
-def _answers(url: str) -> bool:
-    try:
-        return requests.get(url, timeout=2).ok
-    except requests.ConnectionError:
-        return False

@@ -30,6 +30,14 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def page_answers(web_url: str) -> bool:
+    """Whether the web app at `web_url` serves its page (HTTP 200) right now."""
+    try:
+        return requests.get(web_url + "/", timeout=2).status_code == 200
+    except requests.ConnectionError:
+        return False
+
+
 def learner_env() -> dict[str, str]:
     """A second terminal's environment: none of the variables the stack was started with."""
     return {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/")}
@@ -212,10 +220,7 @@ class Stack(LoggedProcess):
             return False
 
     def _page_answers(self) -> bool:
-        try:
-            return requests.get(self.web_url + "/", timeout=2).status_code == 200
-        except requests.ConnectionError:
-            return False
+        return page_answers(self.web_url)
 
     def run_demo_command(self, command: str) -> list[str]:
         """Run a DEMO.md shell command as written, from the repository root, in a
