@@ -12,10 +12,10 @@ import time
 import requests
 
 from tests.support.poll import wait_until
+from tests.support.rabbitmq import HELLO_QUEUE as QUEUE
 from tests.support.rabbitmq import Depth, VHost
 from tests.support.stack import Stack, free_port, supervisorctl
 
-QUEUE = "hello_queue"
 LATENCY_SAMPLES = 100
 PILE = 1_000
 
@@ -27,7 +27,7 @@ def main() -> None:
     stack = Stack("bench", {"WEB_PORT": str(free_port()), "CELERY_BROKER_URL": vhost.broker_url})
     try:
         stack.start(("web", "worker_hello"))
-        wait_until(lambda: vhost.depth(QUEUE) == Depth(0, 1), 30, "worker_hello consuming")
+        vhost.wait_for_consumers(1)
         http = requests.Session()
 
         # Busy: both pool processes run a 10 s task, two more wait.

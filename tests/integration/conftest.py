@@ -5,12 +5,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support.poll import wait_until
 from tests.support.rabbitmq import VHost, sweep_stale, unreachable_reason
 from tests.support.stack import Stack, free_port
 
 PROGRAMS = ("web", "worker_hello")
-HELLO_QUEUE = "hello_queue"
 
 
 @pytest.fixture(scope="session")
@@ -39,7 +37,7 @@ def stack(request: pytest.FixtureRequest, vhost: VHost) -> Iterator[Stack]:
     demo = Stack(request.module.__name__.rsplit(".", 1)[-1], env)
     try:
         demo.start(PROGRAMS)
-        wait_for_consumers(vhost, 1)
+        vhost.wait_for_consumers(1)
         yield demo
         alive = demo.stop()
     except BaseException:
@@ -48,13 +46,3 @@ def stack(request: pytest.FixtureRequest, vhost: VHost) -> Iterator[Stack]:
     if alive:
         demo.kill()
         pytest.fail(f"SIGTERM to make run left processes behind: {alive}")
-
-
-def wait_for_consumers(vhost: VHost, consumers: int, timeout: float = 30) -> None:
-    """Wait until `consumers` consumers are attached to hello_queue (passive declare)."""
-
-    def attached() -> bool:
-        depth = vhost.depth(HELLO_QUEUE)
-        return depth is not None and depth.consumers == consumers
-
-    wait_until(attached, timeout, f"{consumers} consumer(s) on {HELLO_QUEUE}")

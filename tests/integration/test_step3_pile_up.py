@@ -7,10 +7,9 @@ shows what Celery's own sample config would do instead.)
 
 import requests
 
-from tests.integration.conftest import HELLO_QUEUE, wait_for_consumers
 from tests.support import demo_doc
 from tests.support.poll import wait_until
-from tests.support.rabbitmq import Depth, VHost
+from tests.support.rabbitmq import HELLO_QUEUE, Depth, VHost
 from tests.support.stack import Stack, start_task, supervisorctl
 
 PILE = 5
@@ -20,7 +19,7 @@ def test_demo_step3_pile_up_and_drain(stack: Stack, vhost: VHost) -> None:
     (stop,) = demo_doc.commands("step3-stop")
     demo_doc.assert_lines_match(stack.run_demo_command(stop.command), stop.expected, "DEMO.md step3-stop")
     assert stack.state("worker_hello") == "STOPPED"
-    wait_for_consumers(vhost, 0)
+    vhost.wait_for_consumers(0)
 
     task_ids = []
     for number in range(PILE):

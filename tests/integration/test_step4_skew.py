@@ -13,10 +13,9 @@ from contextlib import contextmanager
 import pytest
 
 from app import create_app
-from tests.integration.conftest import HELLO_QUEUE, wait_for_consumers
 from tests.skew import step3_producer
 from tests.support import demo_doc
-from tests.support.rabbitmq import Depth, VHost
+from tests.support.rabbitmq import HELLO_QUEUE, Depth, VHost
 from tests.support.stack import ROOT, LoggedProcess
 
 
@@ -40,7 +39,7 @@ def worker_of_step(step: int) -> Iterator[tuple[LoggedProcess, VHost]]:
     )
     try:
         old.launch()
-        wait_for_consumers(vhost, 1)
+        vhost.wait_for_consumers(1)
         yield old, vhost
         if old.process.poll() is None:
             assert not old.stop(), f"the step {step} worker left processes behind"

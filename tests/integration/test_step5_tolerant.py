@@ -3,10 +3,9 @@
 import json
 from urllib.parse import quote
 
-from tests.integration.conftest import HELLO_QUEUE
 from tests.skew import step3_producer
 from tests.support import demo_doc
-from tests.support.rabbitmq import MANAGEMENT_URL, VHost
+from tests.support.rabbitmq import HELLO_QUEUE, MANAGEMENT_URL, VHost
 from tests.support.stack import Stack
 
 CELERY_HEADERS = {"task": "say_hello"}

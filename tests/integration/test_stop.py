@@ -8,7 +8,7 @@ import signal
 
 import requests
 
-from tests.integration.conftest import PROGRAMS, wait_for_consumers
+from tests.integration.conftest import PROGRAMS
 from tests.support.rabbitmq import VHost
 from tests.support.stack import Stack, free_port
 
@@ -17,7 +17,7 @@ def test_ctrl_c_stops_everything(vhost: VHost) -> None:
     demo = Stack("ctrl-c", {"WEB_PORT": str(free_port()), "CELERY_BROKER_URL": vhost.broker_url})
     try:
         demo.start(PROGRAMS)
-        wait_for_consumers(vhost, 1)
+        vhost.wait_for_consumers(1)
         # gunicorn's master and worker, Celery's main process and its pool, under make and supervisord.
         assert len(demo.process_tree()) >= 6, demo.process_tree()
         alive = demo.stop(signal.SIGINT)
@@ -27,7 +27,7 @@ def test_ctrl_c_stops_everything(vhost: VHost) -> None:
             raise AssertionError("the web app still answers after Ctrl-C")
         except requests.ConnectionError:
             pass
-        wait_for_consumers(vhost, 0)
+        vhost.wait_for_consumers(0)
     except BaseException:
         demo.kill()
         raise

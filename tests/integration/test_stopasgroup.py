@@ -8,14 +8,12 @@ exclusive `worker_hello@<host>.celery.pidbox` queue), so no other stack may run.
 """
 
 import os
-import subprocess
 from pathlib import Path
 
-from tests.integration.conftest import HELLO_QUEUE, wait_for_consumers
 from tests.support import demo_doc
 from tests.support.poll import wait_until
-from tests.support.rabbitmq import Depth, VHost
-from tests.support.stack import ROOT, LoggedProcess, free_port, page_answers, start_task
+from tests.support.rabbitmq import HELLO_QUEUE, Depth, VHost
+from tests.support.stack import ROOT, LoggedProcess, free_port, page_answers, start_task, supervisorctl
 
 
 def test_demo_step3_with_stopasgroup_the_running_task_is_cut_short(tmp_path: Path, vhost: VHost) -> None:
@@ -39,16 +37,12 @@ def test_demo_step3_with_stopasgroup_the_running_task_is_cut_short(tmp_path: Pat
     )
     try:
         supervisord.launch()
-        wait_for_consumers(vhost, 1)
+        vhost.wait_for_consumers(1)
         wait_until(lambda: page_answers(f"http://127.0.0.1:{port}"), 30, "the web app to answer")
         task_id, started = start_task(f"http://127.0.0.1:{port}", supervisord, duration=3)
 
-        def supervisorctl(*args: str) -> str:
-            command = [str(ROOT / ".venv/bin/supervisorctl"), "-c", str(tmp_path / "supervisord.conf"), *args]
-            return subprocess.run(command, capture_output=True, text=True, timeout=90).stdout.strip()
-
-        stop = supervisorctl("stop", "worker_hello")
-        assert stop == "worker_hello: stopped"
+        control = ("-c", str(tmp_path / "supervisord.conf"))
+        assert supervisorctl(*control, "stop", "worker_hello").stdout.strip() == "worker_hello: stopped"
         supervisord.wait_for_lines(r"stopped: worker_hello \(exit status 0\)", timeout=5)
         assert not [line for line in supervisord.task_lines(task_id) if "succeeded" in line]
         expected = demo_doc.block("step3-stopasgroup-log").splitlines()
@@ -56,7 +50,7 @@ def test_demo_step3_with_stopasgroup_the_running_task_is_cut_short(tmp_path: Pat
         # acks_late and reject_on_worker_lost put the message back...
         wait_until(lambda: vhost.depth(HELLO_QUEUE) == Depth(ready=1, consumers=0), 10, "the message back in Ready")
         # ...and it runs again, from the start, when a worker comes back.
-        assert supervisorctl("start", "worker_hello") == "worker_hello: started"
+        assert supervisorctl(*control, "start", "worker_hello").stdout.strip() == "worker_hello: started"
         supervisord.wait_for_lines(rf"Task say_hello\[{task_id}\] succeeded", timeout=30)
         greetings = [line for line in supervisord.task_lines(task_id) if line.endswith(f"(task id {task_id})")]
         assert len(greetings) == 2, "the task should have started twice"

@@ -16,11 +16,14 @@ from urllib.parse import quote
 import requests
 from kombu import Connection
 
+from tests.support.poll import wait_until
+
 HOST = os.environ.get("RABBITMQ_HOST", "127.0.0.1")
 AMQP_PORT = int(os.environ.get("RABBITMQ_PORT", "5672"))
 MANAGEMENT_URL = os.environ.get("RABBITMQ_MANAGEMENT_URL", f"http://{HOST}:15672")
 USER = os.environ.get("RABBITMQ_USER", "guest")
 PASSWORD = os.environ.get("RABBITMQ_PASSWORD", "guest")
+HELLO_QUEUE = "hello_queue"
 
 
 @dataclass
@@ -74,6 +77,19 @@ class VHost:
             except connection.channel_errors:  # 404 NOT_FOUND
                 return None
             return Depth(ready=ready, consumers=consumers)
+
+    def wait_for_consumers(self, consumers: int, queue: str = HELLO_QUEUE, timeout: float = 30) -> None:
+        """Wait until exactly `consumers` consumers are attached to `queue` (passive declare).
+
+        Raises:
+            AssertionError: not so after `timeout` seconds.
+        """
+
+        def attached() -> bool:
+            depth = self.depth(queue)
+            return depth is not None and depth.consumers == consumers
+
+        wait_until(attached, timeout, f"{consumers} consumer(s) on {queue}")
 
     def purge(self, queue: str) -> None:
         """Drop the Ready messages of `queue`, in this vhost of ours only."""

@@ -207,7 +207,7 @@ class Stack(LoggedProcess):
         try:
             for program in programs:
                 self.wait_for_state(program, "RUNNING", timeout)
-            wait_until(self._page_answers, timeout, f"{self.web_url}/ to answer")
+            wait_until(lambda: page_answers(self.web_url), timeout, f"{self.web_url}/ to answer")
         except AssertionError as error:
             raise AssertionError(f"{error}\n--- make run printed:\n{self.log()}") from None
 
@@ -218,9 +218,6 @@ class Stack(LoggedProcess):
             return True
         except OSError:
             return False
-
-    def _page_answers(self) -> bool:
-        return page_answers(self.web_url)
 
     def run_demo_command(self, command: str) -> list[str]:
         """Run a DEMO.md shell command as written, from the repository root, in a
