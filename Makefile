@@ -12,8 +12,11 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export WEB_HOST ?= 127.0.0.1
 export WEB_PORT ?= 8000
 export WORKER_CONCURRENCY ?= 2
+# The browser tests drive Chromium through Playwright. Playwright's own browser
+# download needs the internet; Debian's chromium package does not.
+export CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run queue test bench lint requirements clean
+.PHONY: run queue test chromium bench lint requirements clean
 
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
@@ -27,7 +30,7 @@ $(VENV)/.test-deps: requirements.txt requirements-dev.txt | $(VENV)/bin/python
 	touch $@ $(VENV)/.run-deps
 
 run: $(VENV)/.run-deps
-	@$(VENV)/bin/python scripts/check_broker.py
+	@$(VENV)/bin/python scripts/check_services.py
 	@mkdir -p .run
 	exec $(VENV)/bin/supervisord -c supervisord.conf
 
@@ -37,8 +40,16 @@ run: $(VENV)/.run-deps
 queue: $(VENV)/.run-deps
 	@$(VENV)/bin/celery --app worker.celery_app amqp queue.declare hello_queue yes 2>&1 | grep -v '^-> '
 
-test: $(VENV)/.test-deps
+test: $(VENV)/.test-deps chromium
 	$(VENV)/bin/pytest
+
+# Installs Debian's chromium where it is missing and we may (root, apt-get);
+# elsewhere, says what to do.
+chromium:
+	@test -x "$(CHROMIUM)" || ! command -v apt-get >/dev/null || [ "$$(id -u)" != 0 ] \
+	  || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@test -x "$(CHROMIUM)" || { echo "The browser tests need Chromium at $(CHROMIUM): install Debian's" \
+	  "chromium package, or set CHROMIUM to a Chromium or Chrome executable." >&2; exit 1; }
 
 # Figures, not pass/fail: POST latency while the worker is busy, and a pile-up
 # of 1,000 tasks and its drain, measured on this machine.

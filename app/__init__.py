@@ -8,6 +8,7 @@ from flask import Flask
 
 from app import errors, routes
 from app.celery_app import celery_init_app, producer_settings
+from app.issued_tasks import IssuedTasks
 
 
 def create_app(celery_settings: dict | None = None) -> Flask:
@@ -20,11 +21,15 @@ def create_app(celery_settings: dict | None = None) -> Flask:
             any `broker_url` (celery.app.utils.Settings.broker_url).
 
     Returns:
-        A configured `Flask` instance; its Celery object is `app.extensions["celery"]`.
+        A configured `Flask` instance; its Celery object is `app.extensions["celery"]`,
+        and the ids of the tasks it sent are in `app.extensions["issued_tasks"]`.
     """
     app = Flask(__name__)
     app.config["CELERY"] = {**producer_settings(), **(celery_settings or {})}
-    celery_init_app(app)
+    celery = celery_init_app(app)
+    # In the result backend's Redis (conf.result_backend: Celery prefers the
+    # CELERY_RESULT_BACKEND variable, like CELERY_BROKER_URL).
+    app.extensions["issued_tasks"] = IssuedTasks(celery.conf.result_backend, celery.conf.result_expires)
     errors.register(app)
     app.register_blueprint(routes.bp)
     return app

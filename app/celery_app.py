@@ -11,6 +11,9 @@ from celery import Celery
 from flask import Flask
 
 HELLO_QUEUE = "hello_queue"
+# Seconds that results stay in the result backend: the worker's result_expires
+# (worker/celery_app.py), part of the contract between the two.
+RESULT_EXPIRES = 3600
 
 
 def producer_settings() -> dict:
@@ -34,8 +37,19 @@ def producer_settings() -> dict:
         # connection fails at once, and Celery's publish retries (3, 0.2 s apart)
         # stay well inside the 3 s a user will wait.
         "broker_connection_timeout": 2.0,
-        # No result backend yet: nobody reads a task's return value.
-        "task_ignore_result": True,
+        # Where the worker stores each task's state and result, and where
+        # `GET /tasks/<id>` reads them. Redis, not `rpc://`: with rpc:// states
+        # travel back as messages to the process that sent the task, so this
+        # app's other processes would see PENDING forever.
+        "result_backend": os.environ.get("CELERY_RESULT_BACKEND", "redis://localhost:6379/0"),
+        # As for the broker: a Redis that does not answer within 2 s is an
+        # error, never a hung request (redis_socket_connect_timeout and
+        # redis_socket_timeout; Celery's default is to wait forever).
+        "redis_socket_connect_timeout": 2.0,
+        "redis_socket_timeout": 2.0,
+        # Seconds the worker's results live; this app remembers the ids it
+        # issued for as long (app/issued_tasks.py).
+        "result_expires": RESULT_EXPIRES,
     }
 
 

@@ -2,6 +2,7 @@
 
 from flask import Flask
 from kombu.exceptions import OperationalError
+from redis import RedisError
 from werkzeug.exceptions import HTTPException
 
 
@@ -32,6 +33,12 @@ def register(app: Flask) -> None:
         # Raised by send_task once Celery's publish retries are spent: nothing
         # was queued, so the client must know, and may try again later.
         return {"error": f"the broker is unreachable, nothing was queued: {error}"}, 503
+
+    @app.errorhandler(RedisError)
+    def result_backend_unreachable(error: RedisError):
+        # POST /hello notes each task id in Redis before it sends the message,
+        # so a failure here also means that nothing was queued.
+        return {"error": f"the result backend (Redis) is unreachable: {error}"}, 503
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):

@@ -1,4 +1,4 @@
-"""What `POST /hello` accepts: a name, a duration and a greeting, from JSON or a form."""
+"""What `POST /hello` accepts: a name, a duration, a greeting and fail_times, from JSON or a form."""
 
 from typing import Any
 
@@ -18,6 +18,7 @@ class HelloRequest(BaseModel):
         name: who to greet, 1 to 100 characters.
         duration: how long the slow work takes, in seconds, from 0 to 30.
         greeting: the word to greet with, 1 to 30 characters.
+        fail_times: how many first attempts of the task fail and are retried, 0 to 5.
     """
 
     # A misspelt field ("nmae") is an error, not a silent default.
@@ -26,13 +27,14 @@ class HelloRequest(BaseModel):
     name: str = Field(default="world", min_length=1, max_length=100)
     duration: float = Field(default=3.0, ge=0, le=30, allow_inf_nan=False)
     greeting: str = Field(default="Hello", min_length=1, max_length=30)
+    fail_times: int = Field(default=0, ge=0, le=5)
 
-    @field_validator("duration", mode="before")
+    @field_validator("duration", "fail_times", mode="before")
     @classmethod
     def _not_a_boolean(cls, value: Any) -> Any:
-        # pydantic would read JSON `true` as 1.0 seconds.
+        # pydantic would read JSON `true` as 1.0 seconds, or as 1 time.
         if isinstance(value, bool):
-            raise ValueError("Input should be a number of seconds, not true or false")
+            raise ValueError("Input should be a number, not true or false")
         return value
 
 

@@ -1,11 +1,16 @@
-"""The page and the two routes its buttons call."""
+"""The page, the two routes its buttons call, and the two it reads to follow tasks and the queue."""
 
 import time
+import uuid
 
-from flask import Blueprint, current_app, render_template, request
+from flask import Blueprint, abort, current_app, render_template, request
 
 from app.celery_app import HELLO_QUEUE
+from app.errors import InvalidInput
 from app.hello_request import parse_hello_request
+from app.issued_tasks import is_task_id
+from app.status import program_states, queue_depth
+from app.task_state import TaskState, describe
 
 bp = Blueprint("hello", __name__)
 
@@ -22,17 +27,65 @@ def hello() -> tuple[dict, int]:
 
     Returns:
         202 Accepted with `{"task_id": str, "queue": "hello_queue"}`: the message
-        is in RabbitMQ; a worker will run it when it can.
+        is in RabbitMQ; a worker will run it when it can. Follow it at
+        `GET /tasks/<task_id>`.
 
     Raises:
         kombu.exceptions.OperationalError: the broker is unreachable (answered
             as HTTP 503 by `app.errors`).
+        redis.RedisError: the result backend is unreachable (503 too).
     """
     hello_request = parse_hello_request(request)
     celery = current_app.extensions["celery"]
-    # send_task publishes by name: the web app does not import the worker's code.
-    result = celery.send_task("say_hello", kwargs=hello_request.model_dump())
-    return {"task_id": result.id, "queue": HELLO_QUEUE}, 202
+    issued = current_app.extensions["issued_tasks"]
+    # The id is noted before the message is sent: the worker may store a state
+    # for it before this request even returns.
+    task_id = str(uuid.uuid4())
+    issued.add(task_id)
+    try:
+        # send_task publishes by name: the web app does not import the worker's code.
+        celery.send_task("say_hello", kwargs=hello_request.model_dump(), task_id=task_id)
+    except Exception:
+        issued.discard(task_id)  # nothing was queued: the id stays unknown
+        raise
+    return {"task_id": task_id, "queue": HELLO_QUEUE}, 202
+
+
+@bp.get("/tasks/<task_id>")
+def task(task_id: str) -> TaskState:
+    """A task's state, as the worker last stored it in the result backend.
+
+    Returns:
+        200 with `{"id", "state", "progress": {"current", "total"} | null,
+        "result" | null, "error" | null, "retries" | null}` (`app.task_state`).
+
+    Raises:
+        InvalidInput: `task_id` is not a UUID (400).
+        NotFound: this app never issued `task_id`, or its result has expired (404).
+            Celery itself would answer PENDING for any id (`app.issued_tasks`).
+    """
+    if not is_task_id(task_id):
+        raise InvalidInput("task_id", "not a task id: expected a UUID such as 0f8fad5b-d9cb-469f-a165-70867728950e")
+    if task_id not in current_app.extensions["issued_tasks"]:
+        abort(404, description=f"no task {task_id} was sent from here, or its result has expired")
+    meta = current_app.extensions["celery"].backend.get_task_meta(task_id)
+    return describe(task_id, meta)
+
+
+@bp.get("/status")
+def status() -> dict:
+    """hello_queue's counts and the programs' states, for the page's panel (read-only).
+
+    Returns:
+        200 with `{"queue": {"name", "ready", "unacked", "consumers"},
+        "programs": {"web": "RUNNING", "worker_hello": "STOPPED", ...} | null}`
+        (`app.status`: which count comes from where).
+
+    Raises:
+        kombu.exceptions.OperationalError: the broker is unreachable (503).
+    """
+    celery = current_app.extensions["celery"]
+    return {"queue": queue_depth(celery, HELLO_QUEUE), "programs": program_states()}
 
 
 @bp.post("/hello/blocking")

@@ -7,3 +7,5 @@ import os
 # from the developer's shell would send the tests' messages to the wrong broker.
 # Every test names its broker explicitly: its own vhost, or none at all.
 os.environ.pop("CELERY_BROKER_URL", None)
+# The same holds for CELERY_RESULT_BACKEND and result_backend.
+os.environ.pop("CELERY_RESULT_BACKEND", None)

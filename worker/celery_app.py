@@ -10,6 +10,10 @@ import os
 
 from celery import Celery
 
+# Seconds that results stay in the result backend. The web app forgets the task
+# ids it issued after as long (app/celery_app.py): keep the two equal.
+RESULT_EXPIRES = 3600
+
 
 def worker_settings() -> dict:
     """The worker's Celery settings, from the environment.
@@ -46,8 +50,20 @@ def worker_settings() -> dict:
         # 45 s its pool process is killed (Celery docs, "Workers: Time limits").
         task_soft_time_limit=40,
         task_time_limit=45,
-        # No result backend yet: nobody reads a task's return value.
-        task_ignore_result=True,
+        # Redis keeps each task's state and result, where the web app, another
+        # process, can read them (`GET /tasks/<id>`). Not `rpc://`: that backend
+        # sends states back as messages to the one client that sent the task,
+        # and anyone else sees PENDING forever (Celery docs, "Result backends").
+        result_backend=os.environ.get("CELERY_RESULT_BACKEND", "redis://localhost:6379/0"),
+        # Store STARTED when a pool process begins a task; without it a task
+        # goes from PENDING straight to its end (task_track_started).
+        task_track_started=True,
+        # Store, with every state, what `self.request` knows: the worker's name,
+        # the retries so far, the queue (result_extended). The web app shows
+        # the retries growing while a task is retried.
+        result_extended=True,
+        # Redis deletes each result an hour after it is stored (result_expires).
+        result_expires=RESULT_EXPIRES,
     )
 
 

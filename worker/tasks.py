@@ -6,17 +6,36 @@ from typing import Any
 
 from celery import Task
 from celery.utils.log import get_task_logger
+from celery.utils.time import get_exponential_backoff_interval
 
 from worker.celery_app import celery
 
 logger = get_task_logger(__name__)
 
+# Seconds between two progress reports: the page asks for a task's state at most
+# every 0.5 s, so a report every second is seen (and STARTED shows for a second).
+PROGRESS_INTERVAL = 1.0
+# The most attempts `fail_times` may spoil; the web app accepts 0 to 5.
+MAX_RETRIES = 5
+
+
+class TransientError(Exception):
+    """A failure worth another try: a mail server that is busy, an API that timed out."""
+
 
 # name= pins the task name in the messages ("say_hello"), whatever the module is
 # called. bind=True passes the task itself as `self`, and with it `self.request`:
-# what the worker knows of the message being run (its id, retries, delivery info).
+# what the worker knows of the message being run (its id, retries, delivery info),
+# `self.update_state` to report progress and `self.retry` to try again later.
 @celery.task(name="say_hello", bind=True)
-def say_hello(self: Task, name: str = "world", duration: float = 3.0, greeting: str = "Hello", **kwargs: Any) -> None:
+def say_hello(
+    self: Task,
+    name: str = "world",
+    duration: float = 3.0,
+    greeting: str = "Hello",
+    fail_times: int = 0,
+    **kwargs: Any,
+) -> dict[str, Any]:
     """Greet `name` with `greeting`, after `duration` seconds of slow work.
 
     The signature tolerates producers of other versions (DEMO.md step 5): every
@@ -24,13 +43,50 @@ def say_hello(self: Task, name: str = "world", duration: float = 3.0, greeting: 
     argument still runs, and `**kwargs` takes the arguments of a newer producer
     that this worker does not know yet, which are logged and ignored.
 
+    While it works, it stores the state PROGRESS with `{"current": seconds done,
+    "total": duration}` every `PROGRESS_INTERVAL` seconds (Celery docs, "Tasks:
+    Custom states").
+
     Args:
         name: who to greet.
         duration: how long the slow work takes, in seconds.
         greeting: the word to greet with ("Hello", "Bonjour"); added in step 4.
+        fail_times: how many first attempts fail on purpose (0 to 5), each retried
+            after 1, 2, 4, 8, 16 s; added in step 6.
         **kwargs: arguments this version does not know; ignored.
+
+    Returns:
+        The greeting and what `self.request` knew of the message: `{"greeting":
+        str, "duration": seconds, "task_id": str, "retries": int, "hostname": the
+        worker's name, "routing_key": the routing key the message came with}`.
+
+    Raises:
+        celery.exceptions.Retry: an attempt that `fail_times` spoils; Celery
+            stores the state RETRY and runs the task again after the countdown.
     """
     if kwargs:
         logger.warning("ignoring arguments this worker does not know: %s", ", ".join(sorted(kwargs)))
+    if self.request.retries < fail_times:
+        # The countdown doubles with each retry, as Celery's own autoretry_for
+        # computes it (Celery docs, "Tasks: Automatic retry for known exceptions").
+        countdown = get_exponential_backoff_interval(factor=1, retries=self.request.retries, maximum=16)
+        error = TransientError(f"attempt {self.request.retries + 1} of {fail_times + 1} fails on purpose")
+        # retry() sends a copy of the message, with retries + 1 and an ETA, and
+        # raises Retry: this attempt ends here, and its own message is acked.
+        raise self.retry(exc=error, countdown=countdown, max_retries=MAX_RETRIES)
     logger.info("%s, %s! (task id %s)", greeting, name, self.request.id)
-    time.sleep(duration)  # the slow work that left the web request
+    done = 0.0
+    while done < duration:
+        step = min(PROGRESS_INTERVAL, duration - done)
+        time.sleep(step)  # the slow work that left the web request
+        done = round(done + step, 3)
+        if done < duration:
+            self.update_state(state="PROGRESS", meta={"current": done, "total": duration})
+    return {
+        "greeting": f"{greeting}, {name}!",
+        "duration": duration,
+        "task_id": self.request.id,
+        "retries": self.request.retries,
+        "hostname": self.request.hostname,
+        "routing_key": self.request.delivery_info.get("routing_key"),
+    }

@@ -1,29 +1,150 @@
-// Sends the form as JSON and shows how long the server took to answer.
+// The page's live parts, in plain JavaScript (no build step):
+// - each click adds a row, which follows its task through GET /tasks/<id>
+//   every 500 ms until the task ends;
+// - the panel asks GET /status every second for hello_queue's counts and the
+//   states of supervisord's programs.
 // Without JavaScript the form still posts, and the browser shows the JSON answer.
 "use strict";
 
+const TASK_POLL_MS = 500;
+const STATUS_POLL_MS = 1000;
+// Celery's READY_STATES: after these a task's state never changes again.
+const FINAL_STATES = new Set(["SUCCESS", "FAILURE", "REVOKED"]);
+
 const form = document.getElementById("hello-form");
-const answers = document.getElementById("answers");
+const tasks = document.getElementById("tasks");
+const announcer = document.getElementById("announcer");
+
+function element(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+// A row: what was asked, then a state badge, a progress bar and the details.
+function addRow(fields) {
+  const row = element("li", "task");
+  const what = `${fields.greeting}, ${fields.name} (${fields.duration} s` +
+    (Number(fields.fail_times) > 0 ? `, ${fields.fail_times} failing attempts)` : ")");
+  row.append(
+    element("span", "what", what),
+    element("span", "state", "SENDING"),
+    element("progress", "progress"),
+    element("span", "detail", ""),
+  );
+  row.dataset.state = "SENDING";
+  row.querySelector("progress").max = 1;
+  row.querySelector("progress").value = 0;
+  tasks.prepend(row);
+  return row;
+}
+
+function show(row, state, detail) {
+  row.dataset.state = state;
+  row.querySelector(".state").textContent = state;
+  row.querySelector(".detail").textContent = detail;
+}
+
+function describe(task) {
+  const parts = [];
+  if (task.retries !== null) parts.push(`retries ${task.retries}`);
+  if (task.progress) parts.push(`${task.progress.current} of ${task.progress.total} s`);
+  if (task.result) {
+    parts.push(task.result.greeting, `by ${task.result.hostname}`, `routing key ${task.result.routing_key}`);
+  }
+  if (task.error) parts.push(task.error);
+  parts.push(`task id ${task.id}`);
+  return parts.join(" · ");
+}
+
+async function follow(row, taskId) {
+  let task;
+  try {
+    const response = await fetch(`/tasks/${taskId}`);
+    task = await response.json();
+    if (!response.ok) {
+      show(row, "UNKNOWN", `GET /tasks/${taskId} answered ${response.status}: ${task.error}`);
+      return;
+    }
+  } catch (error) {
+    row.querySelector(".detail").textContent = `could not ask for the task's state (${error}); trying again`;
+    setTimeout(follow, TASK_POLL_MS, row, taskId);
+    return;
+  }
+  show(row, task.state, describe(task));
+  const bar = row.querySelector("progress");
+  if (task.progress) {
+    bar.max = task.progress.total;
+    bar.value = task.progress.current;
+  } else if (task.state === "SUCCESS") {
+    bar.value = bar.max;
+  }
+  if (FINAL_STATES.has(task.state)) {
+    announcer.textContent = `${row.querySelector(".what").textContent}: ${task.state}`;
+  } else {
+    setTimeout(follow, TASK_POLL_MS, row, taskId);
+  }
+}
 
 form.addEventListener("submit", async (event) => {
   event.preventDefault();
   const submitter = event.submitter || form.querySelector("button");
-  const url = submitter.getAttribute("formaction") || form.action;
+  const path = submitter.getAttribute("formaction") || form.getAttribute("action");
   const fields = Object.fromEntries(new FormData(form));
-  const body = JSON.stringify({ ...fields, duration: Number(fields.duration) });
-  const item = document.createElement("li");
-  item.textContent = `POST ${new URL(url).pathname} … waiting`;
-  answers.prepend(item);
+  const row = addRow(fields);
+  const body = JSON.stringify({
+    ...fields,
+    duration: Number(fields.duration),
+    fail_times: Number(fields.fail_times),
+  });
   const started = performance.now();
   try {
-    const response = await fetch(url, {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body,
-    });
+    const response = await fetch(path, { method: "POST", headers: { "Content-Type": "application/json" }, body });
     const seconds = ((performance.now() - started) / 1000).toFixed(2);
-    item.textContent = `POST ${new URL(url).pathname} answered ${response.status} in ${seconds} s: ${await response.text()}`;
+    const answer = await response.json();
+    if (response.status === 202) {
+      show(row, "PENDING", `POST ${path} answered 202 in ${seconds} s · task id ${answer.task_id}`);
+      row.dataset.taskId = answer.task_id;
+      follow(row, answer.task_id);
+    } else if (response.ok) {
+      // The blocking route: the answer came after the work was done.
+      show(row, "DONE INLINE", `POST ${path} answered ${response.status} in ${seconds} s: ${answer.greeting}`);
+      row.querySelector("progress").value = 1;
+    } else {
+      show(row, "REFUSED", `POST ${path} answered ${response.status} in ${seconds} s: ${answer.error}`);
+    }
   } catch (error) {
-    item.textContent = `POST ${new URL(url).pathname} failed: ${error}`;
+    show(row, "REFUSED", `POST ${path} failed: ${error}`);
   }
 });
+
+async function refreshStatus() {
+  const problem = document.getElementById("status-error");
+  try {
+    const response = await fetch("/status");
+    const status = await response.json();
+    if (!response.ok) throw new Error(`GET /status answered ${response.status}: ${status.error}`);
+    const queue = status.queue;
+    document.getElementById("queue-ready").textContent = queue.ready;
+    document.getElementById("queue-unacked").textContent = queue.unacked ?? "?";
+    document.getElementById("queue-consumers").textContent = queue.consumers;
+    const programs = document.getElementById("programs");
+    programs.replaceChildren(
+      ...Object.entries(status.programs ?? {}).map(([name, state]) => {
+        const item = element("li", "program");
+        item.dataset.program = name;
+        item.dataset.state = state;
+        item.append(element("span", "name", name), " ", element("span", "state", state));
+        return item;
+      }),
+    );
+    problem.hidden = true;
+  } catch (error) {
+    problem.textContent = `${error}`;
+    problem.hidden = false;
+  }
+  setTimeout(refreshStatus, STATUS_POLL_MS);
+}
+
+refreshStatus();

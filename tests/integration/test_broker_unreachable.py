@@ -1,4 +1,4 @@
-"""No broker, no hang: POST /hello answers 503 quickly, and `make run` refuses to start."""
+"""No broker or no Redis, no hang: POST /hello answers 503 quickly, and `make run` refuses to start."""
 
 import socket
 import subprocess
@@ -7,9 +7,11 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from flask import Flask
 
 from app import create_app
 from tests.support import demo_doc
+from tests.support.rabbitmq import HELLO_QUEUE, Depth, VHost
 from tests.support.stack import ROOT, free_port, learner_env
 
 
@@ -36,6 +38,16 @@ def silent_broker() -> Iterator[str]:
         connection.close()
 
 
+def assert_post_hello_answers_503(app: Flask, reason: str) -> None:
+    """POST /hello to `app` must answer 503 in JSON, giving `reason`, within 3 s."""
+    started = time.monotonic()
+    answer = app.test_client().post("/hello", json={"name": "Ada", "duration": 1})
+    elapsed = time.monotonic() - started
+    assert answer.status_code == 503
+    assert reason in answer.json["error"]
+    assert elapsed < 3.0, f"the 503 took {elapsed:.2f} s"
+
+
 @pytest.mark.parametrize("broker", ["refused", "silent"])
 def test_post_hello_answers_503_in_json_within_3_s(broker: str, request: pytest.FixtureRequest) -> None:
     url = (
@@ -43,24 +55,39 @@ def test_post_hello_answers_503_in_json_within_3_s(broker: str, request: pytest.
         if broker == "refused"
         else request.getfixturevalue("silent_broker")
     )
-    client = create_app({"broker_url": url}).test_client()
-    started = time.monotonic()
-    answer = client.post("/hello", json={"name": "Ada", "duration": 1})
-    elapsed = time.monotonic() - started
-    assert answer.status_code == 503
-    assert "broker is unreachable" in answer.json["error"]
-    assert elapsed < 3.0, f"the 503 took {elapsed:.2f} s"
+    assert_post_hello_answers_503(create_app({"broker_url": url}), "broker is unreachable")
 
 
-def test_demo_make_run_without_rabbitmq_says_so_within_5_s() -> None:
-    (command,) = demo_doc.commands("step2-no-broker")
-    port = free_port()
-    env = {**learner_env(), "CELERY_BROKER_URL": f"amqp://guest:guest@localhost:{port}//"}
+def assert_make_run_refuses(key: str, env: dict[str, str], documented: str, actual: str) -> None:
+    """Run DEMO.md block `key`'s `make run` with `env`: it must fail within 5 s, printing what
+    the block shows, with the `documented` address replaced by the `actual` one."""
+    (command,) = demo_doc.commands(key)
     started = time.monotonic()
-    result = subprocess.run(command.command, shell=True, cwd=ROOT, env=env, capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        command.command, shell=True, cwd=ROOT, env={**learner_env(), **env}, capture_output=True, text=True, timeout=30
+    )
     elapsed = time.monotonic() - started
     assert result.returncode != 0
     assert elapsed < 5.0, f"make run took {elapsed:.2f} s to give up"
-    expected = [line.replace("localhost:5672", f"localhost:{port}") for line in command.expected]
+    expected = [line.replace(documented, actual) for line in command.expected]
     printed = (result.stdout + result.stderr).splitlines()
-    demo_doc.assert_lines_match(printed, expected, "DEMO.md step2-no-broker")
+    demo_doc.assert_lines_match(printed, expected, f"DEMO.md {key}")
+
+
+def test_demo_make_run_without_rabbitmq_says_so_within_5_s() -> None:
+    port = free_port()
+    env = {"CELERY_BROKER_URL": f"amqp://guest:guest@localhost:{port}//"}
+    assert_make_run_refuses("step2-no-broker", env, "localhost:5672", f"localhost:{port}")
+
+
+def test_post_hello_answers_503_in_json_within_3_s_without_redis(vhost: VHost) -> None:
+    """The task id is noted in Redis before the message is sent: no Redis, nothing queued."""
+    app = create_app({"broker_url": vhost.broker_url, "result_backend": f"redis://127.0.0.1:{free_port()}/0"})
+    assert_post_hello_answers_503(app, "result backend (Redis) is unreachable")
+    assert vhost.depth(HELLO_QUEUE) in (None, Depth(ready=0, consumers=0)), "nothing may be queued"
+
+
+def test_demo_make_run_without_redis_says_so_within_5_s(vhost: VHost) -> None:
+    port = free_port()
+    env = {"CELERY_BROKER_URL": vhost.broker_url, "CELERY_RESULT_BACKEND": f"redis://localhost:{port}/0"}
+    assert_make_run_refuses("step6-no-redis", env, "localhost:6379", f"localhost:{port}")

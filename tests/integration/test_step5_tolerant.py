@@ -43,10 +43,10 @@ def test_positional_arguments_and_missing_arguments_run_too(stack: Stack, vhost:
 
 
 def test_too_many_positional_arguments_fail_with_a_log_line_naming_the_task(stack: Stack, vhost: VHost) -> None:
-    body = [["Linus", 0, "Hi", "surplus"], {}, {}]
+    body = [["Linus", 0, "Hi", 0, "surplus"], {}, {}]
     assert vhost.publish(HELLO_QUEUE, json.dumps(body), {**CELERY_HEADERS, "id": "too-many"})
     (failure,) = stack.wait_for_lines(r"Task say_hello\[too-many\] raised unexpected: (.*)$", timeout=30)
-    assert failure[1] == "TypeError('say_hello() takes from 1 to 4 positional arguments but 5 were given')"
+    assert failure[1] == "TypeError('say_hello() takes from 1 to 5 positional arguments but 6 were given')"
     # The worker goes on: the next message runs.
     assert vhost.publish(HELLO_QUEUE, json.dumps([[], {"duration": 0}, {}]), {**CELERY_HEADERS, "id": "after"})
     stack.wait_for_lines(r"Task say_hello\[after\] succeeded", timeout=30)

@@ -1,4 +1,5 @@
-"""POST /hello's input rules, through Flask's test client (no server, no broker)."""
+"""POST /hello's input rules, through Flask's test client (no server, no broker; the one
+test that sends a task notes its id in the local Redis, under a key that expires)."""
 
 import pytest
 from flask.testing import FlaskClient
@@ -27,6 +28,10 @@ def client() -> FlaskClient:
         ({"nmae": "Ada"}, "nmae"),
         ({"greeting": ""}, "greeting"),
         ({"greeting": "x" * 31}, "greeting"),
+        ({"fail_times": -1}, "fail_times"),
+        ({"fail_times": 6}, "fail_times"),
+        ({"fail_times": 1.5}, "fail_times"),
+        ({"fail_times": True}, "fail_times"),
     ],
 )
 def test_bad_json_fields_answer_400_naming_the_field(client: FlaskClient, body: dict, field: str) -> None:
@@ -85,4 +90,4 @@ def test_post_hello_publishes_say_hello_with_its_kwargs_to_hello_queue(client: F
     assert message.headers["task"] == "say_hello"
     assert message.headers["id"] == answer.json["task_id"]
     assert message.delivery_info["routing_key"] == "hello_queue"
-    assert message.payload[:2] == [[], {"name": "Bob", "duration": 0.5, "greeting": "Hello"}]
+    assert message.payload[:2] == [[], {"name": "Bob", "duration": 0.5, "greeting": "Hello", "fail_times": 0}]

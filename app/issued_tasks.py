@@ -1,0 +1,48 @@
+"""The ids of the tasks this web app has sent, so that it can tell an unknown id.
+
+Celery cannot: a result backend that holds nothing for an id answers PENDING,
+the state of a task that waits in the queue, for an id that was never issued as
+well (Celery docs, `AsyncResult.state`: "PENDING: the task is waiting for
+execution or unknown"). So the app notes each id in Redis, beside the results,
+and forgets it when its result expires.
+"""
+
+import uuid
+
+import redis
+
+KEY_PREFIX = "hello-queue:issued:"
+
+
+def is_task_id(text: str) -> bool:
+    """Whether `text` has the form of the ids Celery issues: a UUID, lowercase, with hyphens."""
+    try:
+        return str(uuid.UUID(text)) == text
+    except ValueError:
+        return False
+
+
+class IssuedTasks:
+    """A set of task ids kept in Redis, each for `ttl` seconds.
+
+    Args:
+        redis_url: the Redis to keep them in (`redis://host:port/db`).
+        ttl: seconds to remember an id: as long as the worker keeps its result.
+
+    Methods raise `redis.RedisError` when Redis does not answer within 2 s.
+    """
+
+    def __init__(self, redis_url: str, ttl: int) -> None:
+        self.client = redis.Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=2)
+        self.ttl = ttl
+
+    def add(self, task_id: str) -> None:
+        """Remember `task_id` for `ttl` seconds."""
+        self.client.set(KEY_PREFIX + task_id, 1, ex=self.ttl)
+
+    def discard(self, task_id: str) -> None:
+        """Forget `task_id` (its message could not be sent)."""
+        self.client.delete(KEY_PREFIX + task_id)
+
+    def __contains__(self, task_id: str) -> bool:
+        return bool(self.client.exists(KEY_PREFIX + task_id))

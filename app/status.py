@@ -1,0 +1,91 @@
+"""What `GET /status` reports: hello_queue's depth, and the state of supervisord's programs.
+
+Read-only: nothing here starts or stops a program or touches a message.
+"""
+
+import os
+import xmlrpc.client
+from typing import TypedDict
+from urllib.parse import quote
+
+import requests
+from celery import Celery
+from kombu.exceptions import OperationalError
+from supervisor import childutils
+
+# RabbitMQ's management API, for the one count AMQP does not give (unacked).
+MANAGEMENT_URL = os.environ.get("RABBITMQ_MANAGEMENT_URL", "http://localhost:15672")
+_management = requests.Session()
+
+
+class QueueDepth(TypedDict):
+    """A queue's counts, as RabbitMQ's UI shows them under Queues."""
+
+    name: str
+    ready: int
+    unacked: int | None
+    consumers: int
+
+
+def queue_depth(celery: Celery, queue: str) -> QueueDepth:
+    """The counts of `queue` on the broker of `celery`.
+
+    `ready` and `consumers` are exact, from an AMQP passive `queue.declare`: it
+    only asks, and never creates the queue (0 and 0 if it does not exist yet).
+    `unacked` (delivered to a consumer, not yet acked) comes from the
+    management API, which refreshes it every 5 s (RabbitMQ docs, "Management
+    Plugin": collect_statistics_interval); None when that API does not answer.
+
+    Args:
+        celery: the producer Celery object: its connection pool and broker URL.
+        queue: the queue's name.
+
+    Raises:
+        kombu.exceptions.OperationalError: the broker is unreachable.
+    """
+    # The pool keeps one connection open between calls: the page asks every
+    # second, and a new connection each time would flood RabbitMQ's log.
+    with celery.pool.acquire(block=True, timeout=2) as connection:
+        try:
+            # Connects if need be, in broker_connection_timeout; a failure is
+            # raised as kombu's OperationalError, which the app answers with 503.
+            connection.ensure_connection(max_retries=0)
+            with connection.channel() as channel:
+                _, ready, consumers = channel.queue_declare(queue, passive=True)
+        except connection.channel_errors:  # 404 NOT_FOUND: not declared yet
+            ready, consumers = 0, 0
+        except connection.connection_errors as error:  # it died since the last call
+            connection.collect()  # so that the pool connects afresh next time
+            raise OperationalError(f"lost the connection to the broker: {error}") from error
+        unacked = _management_unacked(connection.userid, connection.password, connection.virtual_host, queue)
+    return QueueDepth(name=queue, ready=ready, unacked=unacked, consumers=consumers)
+
+
+def _management_unacked(user: str, password: str, vhost: str, queue: str) -> int | None:
+    url = f"{MANAGEMENT_URL}/api/queues/{quote(vhost, safe='')}/{quote(queue, safe='')}"
+    try:
+        answer = _management.get(url, auth=(user, password), timeout=1)
+        answer.raise_for_status()
+        return answer.json().get("messages_unacknowledged")  # absent until first sampled
+    except (requests.RequestException, ValueError):
+        return None
+
+
+def program_states() -> dict[str, str] | None:
+    """The state (RUNNING, STOPPED, ...) of each program of the supervisord that runs this process.
+
+    supervisord tells its programs where its socket is (SUPERVISOR_SERVER_URL),
+    and supervisor's own client talks XML-RPC over it (supervisor docs,
+    "Subprocess Environment" and "XML-RPC API Documentation").
+
+    Returns:
+        `{program name: state name}`; None when this process does not run under
+        supervisord (`flask run`, tests) or supervisord does not answer.
+    """
+    if "SUPERVISOR_SERVER_URL" not in os.environ:
+        return None
+    try:
+        programs = childutils.getRPCInterface(os.environ).supervisor.getAllProcessInfo()
+    except (OSError, xmlrpc.client.Error):
+        return None
+    return {program["name"]: program["statename"] for program in programs}

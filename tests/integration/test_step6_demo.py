@@ -1,0 +1,61 @@
+"""DEMO.md step 6's terminal claims: GET /tasks/<id> and GET /status as curl prints them, and the retry log."""
+
+import requests
+
+from tests.support import demo_doc
+from tests.support.poll import wait_until
+from tests.support.rabbitmq import HELLO_QUEUE, Depth, VHost
+from tests.support.stack import Stack, supervisorctl
+
+
+def send(stack: Stack, **fields: object) -> str:
+    answer = requests.post(stack.web_url + "/hello", json={"name": "Ada", **fields}, timeout=5)
+    assert answer.status_code == 202, answer.text
+    return answer.json()["task_id"]
+
+
+def run_for_task(stack: Stack, key: str, task_id: str) -> tuple[list[str], list[str]]:
+    """Run the one command of block `key` for `task_id`: what it printed, and what DEMO.md shows."""
+    (command,) = demo_doc.commands(key)
+    return stack.run_demo_command(command.command.replace("<task-id>", task_id)), command.expected
+
+
+def test_demo_step6_task_progress_then_success(stack: Stack) -> None:
+    task_id = send(stack, duration=2)
+
+    def in_progress() -> tuple[list[str], list[str]] | None:
+        # The task reports PROGRESS (1.0 of 2.0 s) for one second, half-way through.
+        output, expected = run_for_task(stack, "step6-task-progress", task_id)
+        return (output, expected) if '"state":"PROGRESS"' in output[0] else None
+
+    output, expected = wait_until(in_progress, 30, f"curl to show task {task_id} in PROGRESS")
+    demo_doc.assert_lines_match(output, expected, "DEMO.md step6-task-progress")
+    stack.wait_for_lines(rf"Task say_hello\[{task_id}\] succeeded", timeout=30)
+    output, expected = run_for_task(stack, "step6-task-success", task_id)
+    demo_doc.assert_lines_match(output, expected, "DEMO.md step6-task-success")
+
+
+def test_demo_step6_unknown_task(stack: Stack) -> None:
+    (command,) = demo_doc.commands("step6-unknown-task")
+    demo_doc.assert_lines_match(stack.run_demo_command(command.command), command.expected, "DEMO.md step6-unknown-task")
+
+
+def test_demo_step6_retry_log(stack: Stack) -> None:
+    task_id = send(stack, duration=0, fail_times=2)
+    stack.wait_for_lines(rf"Task say_hello\[{task_id}\] succeeded", timeout=30)
+    expected = [line.replace("<task-id>", task_id) for line in demo_doc.block("step6-retry-log").splitlines()]
+    demo_doc.assert_lines_appear_in_order(stack.task_lines(task_id), expected, "DEMO.md step6-retry-log")
+
+
+def test_demo_step6_status_during_a_pile_up(stack: Stack, vhost: VHost) -> None:
+    (command,) = demo_doc.commands("step6-status")
+    try:
+        assert supervisorctl("stop", "worker_hello").returncode == 0
+        task_ids = [send(stack, duration=0) for _ in range(5)]
+        assert vhost.depth(HELLO_QUEUE) == Depth(ready=5, consumers=0)
+        demo_doc.assert_lines_match(stack.run_demo_command(command.command), command.expected, "DEMO.md step6-status")
+    finally:
+        supervisorctl("start", "worker_hello")
+        stack.wait_for_state("worker_hello", "RUNNING")
+    for task_id in task_ids:
+        stack.wait_for_lines(rf"Task say_hello\[{task_id}\] succeeded", timeout=30)

@@ -1,0 +1,209 @@
+"""Step 6: follow a task through `GET /tasks/<id>`, and the queue through `GET /status`.
+
+The states come from the worker through Redis (the result backend); the queue's
+counts from RabbitMQ; the programs' states from supervisord. Each is checked here
+against the real thing.
+"""
+
+import itertools
+import socket
+import time
+import uuid
+from collections.abc import Callable
+
+import pytest
+import requests
+
+from tests.support.poll import wait_until
+from tests.support.rabbitmq import HELLO_QUEUE, Depth, VHost
+from tests.support.stack import Stack, supervisorctl
+
+PILE = 50
+
+
+def get_json(url: str, status: int = 200) -> dict:
+    """GET `url`, check its HTTP status, and return its JSON body."""
+    answer = requests.get(url, timeout=5)
+    assert answer.status_code == status, f"GET {url} answered {answer.status_code}: {answer.text}"
+    return answer.json()
+
+
+def post_hello(stack: Stack, **fields: object) -> str:
+    """POST /hello with `fields` as JSON; return the task id."""
+    answer = requests.post(stack.web_url + "/hello", json=fields, timeout=5)
+    assert answer.status_code == 202, f"POST /hello answered {answer.status_code}: {answer.text}"
+    return answer.json()["task_id"]
+
+
+def follow(stack: Stack, task_id: str, timeout: float = 30) -> tuple[list[dict], list[float]]:
+    """Poll `GET /tasks/<task_id>` every 20 ms until the task ends.
+
+    Returns:
+        Each body that differs from the one before it, in the order seen (the last
+        is SUCCESS or FAILURE), and when each was first seen (`time.monotonic()`).
+    """
+    seen: list[dict] = []
+    seen_at: list[float] = []
+
+    def ended() -> bool:
+        body = get_json(f"{stack.web_url}/tasks/{task_id}")
+        if not seen or body != seen[-1]:
+            seen.append(body)
+            seen_at.append(time.monotonic())
+        return body["state"] in ("SUCCESS", "FAILURE")
+
+    try:
+        wait_until(ended, timeout, f"task {task_id} to end", interval=0.02)
+    except AssertionError as error:
+        raise AssertionError(f"{error}\nbodies seen: {seen}") from None
+    return seen, seen_at
+
+
+def status_when(stack: Stack, reached: Callable[[dict], bool], what: str, timeout: float = 10) -> dict:
+    """Poll `GET /status` until `reached(body)` holds; return that body."""
+
+    def body_if_reached() -> dict | None:
+        body = get_json(stack.web_url + "/status")
+        return body if reached(body) else None
+
+    return wait_until(body_if_reached, timeout, what)
+
+
+def restart_worker(stack: Stack, vhost: VHost) -> None:
+    """Leave worker_hello running and consuming, as the next test expects, whatever happened."""
+    supervisorctl("start", "worker_hello")  # an error if it already runs: harmless
+    stack.wait_for_state("worker_hello", "RUNNING")
+    vhost.wait_for_consumers(1)
+
+
+def test_a_task_goes_pending_started_progress_success(stack: Stack, vhost: VHost) -> None:
+    """A 3 s task is PENDING while no worker consumes, then STARTED, PROGRESS at 1 s and 2 s,
+    and SUCCESS with its greeting and what the worker knew of the message."""
+    # With the worker stopped, PENDING lasts as long as we like: no race with a fast worker.
+    assert supervisorctl("stop", "worker_hello").returncode == 0
+    try:
+        vhost.wait_for_consumers(0)
+        task_id = post_hello(stack, name="Ada", duration=3)
+        pending = get_json(f"{stack.web_url}/tasks/{task_id}")
+        assert pending == {
+            "id": task_id,
+            "state": "PENDING",
+            "progress": None,
+            "result": None,
+            "error": None,
+            "retries": None,  # the backend holds nothing for it yet
+        }
+        assert supervisorctl("start", "worker_hello").returncode == 0
+        seen, _ = follow(stack, task_id)
+    finally:
+        restart_worker(stack, vhost)
+
+    states = [state for state, _ in itertools.groupby(body["state"] for body in seen)]
+    assert states == ["PENDING", "STARTED", "PROGRESS", "SUCCESS"], f"bodies seen: {seen}"
+    # One report a second; none at the end, where SUCCESS follows at once.
+    progress = [body["progress"] for body in seen if body["state"] == "PROGRESS"]
+    assert progress == [{"current": 1.0, "total": 3.0}, {"current": 2.0, "total": 3.0}]
+    # --hostname worker_hello@%%h in supervisord.conf: Celery's %h is socket.gethostname().
+    assert seen[-1] == {
+        "id": task_id,
+        "state": "SUCCESS",
+        "progress": None,
+        "error": None,
+        "retries": 0,
+        "result": {
+            "greeting": "Hello, Ada!",
+            "duration": 3.0,
+            "task_id": task_id,
+            "retries": 0,
+            "hostname": f"worker_hello@{socket.gethostname()}",
+            "routing_key": "hello_queue",
+        },
+    }
+
+
+def test_fail_times_2_retries_twice_then_succeeds(stack: Stack) -> None:
+    """With fail_times 2 the first two attempts are stored as RETRY, with their error and
+    the retries so far (0, then 1), and the third attempt succeeds with retries 2."""
+    task_id = post_hello(stack, name="Ada", duration=0, fail_times=2)
+    # Each RETRY lasts its countdown (1 s, then 2 s): polling every 20 ms sees both.
+    seen, seen_at = follow(stack, task_id)
+    retries = [(body["retries"], body["error"]) for body in seen if body["state"] == "RETRY"]
+    assert retries == [
+        (0, "TransientError: attempt 1 of 3 fails on purpose"),
+        (1, "TransientError: attempt 2 of 3 fails on purpose"),
+    ], f"bodies seen: {seen}"
+    # The countdown doubles. The bounds leave 0.2 s for our polling's lag.
+    first_retry, second_retry = (at for body, at in zip(seen, seen_at, strict=True) if body["state"] == "RETRY")
+    assert second_retry - first_retry >= 0.8, "the 2nd attempt ran before its 1 s countdown"
+    assert seen_at[-1] - second_retry >= 1.8, "the 3rd attempt ran before its 2 s countdown"
+    final = seen[-1]
+    assert (final["state"], final["retries"], final["error"]) == ("SUCCESS", 2, None), f"bodies seen: {seen}"
+    assert final["result"]["retries"] == 2
+    assert final["result"]["greeting"] == "Hello, Ada!"
+
+
+def test_a_task_id_never_issued_is_404(stack: Stack) -> None:
+    """Celery would answer PENDING for any id; the app answers 404 for an id it never sent."""
+    never_issued = str(uuid.uuid4())
+    body = get_json(f"{stack.web_url}/tasks/{never_issued}", status=404)
+    assert list(body) == ["error"]
+    assert never_issued in body["error"]
+
+
+@pytest.mark.parametrize(
+    "task_id",
+    ["nope", str(uuid.uuid4()).upper(), uuid.uuid4().hex],
+    ids=["not-a-uuid", "uppercase", "no-hyphens"],
+)
+def test_a_malformed_task_id_is_400_naming_the_field(stack: Stack, task_id: str) -> None:
+    """Only the form Celery issues (a lowercase UUID with hyphens) is a task id; anything else is 400."""
+    body = get_json(f"{stack.web_url}/tasks/{task_id}", status=400)
+    assert body["field"] == "task_id"
+    assert isinstance(body["error"], str) and body["error"]
+
+
+def test_status_shows_a_pile_up_of_50_and_its_drain(stack: Stack, vhost: VHost) -> None:
+    """/status gives the exact Ready and consumer counts that RabbitMQ gives (passive declare),
+    and supervisord's program states, while 50 tasks pile up and after they drain."""
+    assert supervisorctl("stop", "worker_hello").returncode == 0
+    try:
+        vhost.wait_for_consumers(0)
+        task_ids = [post_hello(stack, name=f"learner {number}", duration=0) for number in range(PILE)]
+        piled = status_when(stack, lambda body: body["queue"]["ready"] == PILE, f"/status to show {PILE} ready")
+        exact = vhost.depth(HELLO_QUEUE)
+        assert exact == Depth(ready=PILE, consumers=0)
+        assert (piled["queue"]["ready"], piled["queue"]["consumers"]) == (exact.ready, exact.consumers)
+        assert piled["queue"]["name"] == "hello_queue"
+        # unacked comes from the management API, refreshed every 5 s: it may lag, or be unknown.
+        assert piled["queue"]["unacked"] is None or isinstance(piled["queue"]["unacked"], int)
+        assert piled["programs"]["worker_hello"] == "STOPPED"
+        assert piled["programs"]["web"] == "RUNNING"
+
+        assert supervisorctl("start", "worker_hello").returncode == 0
+        wait_until(lambda: vhost.depth(HELLO_QUEUE) == Depth(ready=0, consumers=1), 30, "hello_queue drained")
+        drained = get_json(stack.web_url + "/status")
+        assert drained["queue"]["name"] == "hello_queue"
+        assert (drained["queue"]["ready"], drained["queue"]["consumers"]) == (0, 1)
+        assert drained["programs"]["worker_hello"] == "RUNNING"
+    finally:
+        restart_worker(stack, vhost)
+
+    def unfinished() -> list[str]:
+        states = {task_id: get_json(f"{stack.web_url}/tasks/{task_id}")["state"] for task_id in task_ids}
+        return [task_id for task_id, state in states.items() if state != "SUCCESS"]
+
+    wait_until(lambda: not unfinished(), 60, f"all {PILE} tasks to reach SUCCESS")
+    # Ready 0 does not mean done: the last messages are delivered, unacked until their tasks end.
+    status_when(stack, lambda body: body["queue"]["unacked"] == 0, "/status to show 0 unacked", timeout=15)
+
+
+def test_status_is_read_only(stack: Stack) -> None:
+    """GET /status reports the programs' states as supervisord does, and restarts or stops none of them."""
+
+    def programs() -> dict[str, tuple[str, int]]:
+        return {info["name"]: (info["statename"], info["pid"]) for info in stack.rpc().supervisor.getAllProcessInfo()}
+
+    before = programs()
+    bodies = [get_json(stack.web_url + "/status") for _ in range(5)]
+    assert programs() == before, "a GET /status changed a program's state or pid"
+    assert all(body["programs"] == {name: state for name, (state, _) in before.items()} for body in bodies)
