@@ -51,10 +51,12 @@ chromium:
 	@test -x "$(CHROMIUM)" || { echo "The browser tests need Chromium at $(CHROMIUM): install Debian's" \
 	  "chromium package, or set CHROMIUM to a Chromium or Chrome executable." >&2; exit 1; }
 
-# Figures, not pass/fail: POST latency while the worker is busy, and a pile-up
-# of 1,000 tasks and its drain, measured on this machine.
-bench: $(VENV)/.test-deps
+# Figures, not pass/fail: POST latency while the worker is busy, a pile-up of
+# 1,000 tasks and its drain, and how late the page shows a task's new state,
+# measured on this machine.
+bench: $(VENV)/.test-deps chromium
 	$(VENV)/bin/python -m bench.pile_up
+	$(VENV)/bin/python -m bench.page_delay
 
 lint: $(VENV)/.test-deps
 	$(VENV)/bin/ruff check .

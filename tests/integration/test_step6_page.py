@@ -11,23 +11,9 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from tests.support.browser import launch_chromium
+from tests.support.browser import RECORD_ROW_STATES, launch_chromium
 from tests.support.rabbitmq import HELLO_QUEUE, VHost
 from tests.support.stack import ARTIFACTS, Stack, supervisorctl
-
-# Records every state a task row shows, with the time it showed it: the page
-# itself keeps no history, and a state may last less than a test's poll.
-RECORD_ROW_STATES = """
-window.rowStates = [];
-new MutationObserver((changes) => {
-  for (const change of changes) {
-    const row = change.target;
-    if (change.attributeName === "data-state" && row.dataset.taskId) {
-      window.rowStates.push({ task: row.dataset.taskId, state: row.dataset.state, at: Date.now() });
-    }
-  }
-}).observe(document, { subtree: true, attributes: true, attributeFilter: ["data-state"] });
-"""
 
 
 @pytest.fixture(scope="module")

@@ -23,6 +23,20 @@ ARGS = [
     "--disable-sync",
 ]
 
+# Records every state a task row shows, with the time it showed it: the page
+# itself keeps no history, and a state may last less than a test's poll.
+RECORD_ROW_STATES = """
+window.rowStates = [];
+new MutationObserver((changes) => {
+  for (const change of changes) {
+    const row = change.target;
+    if (change.attributeName === "data-state" && row.dataset.taskId) {
+      window.rowStates.push({ task: row.dataset.taskId, state: row.dataset.state, at: Date.now() });
+    }
+  }
+}).observe(document, { subtree: true, attributes: true, attributeFilter: ["data-state"] });
+"""
+
 
 def launch_chromium(playwright: Playwright) -> Browser:
     """Start a headless Chromium.
