@@ -37,6 +37,12 @@ def producer_settings() -> dict:
         # connection fails at once, and Celery's publish retries (3, 0.2 s apart)
         # stay well inside the 3 s a user will wait.
         "broker_connection_timeout": 2.0,
+        # Publisher confirms: send_task returns only once RabbitMQ has taken
+        # the message (basic.ack), so a 202 means "it is in the queue", and a
+        # message RabbitMQ refuses raises instead of vanishing (kombu docs,
+        # "Transport: pyamqp"; RabbitMQ docs, "Publisher Confirms"). The price
+        # is one round trip per message.
+        "broker_transport_options": {"confirm_publish": True},
         # Where the worker stores each task's state and result, and where
         # `GET /tasks/<id>` reads them. Redis, not `rpc://`: with rpc:// states
         # travel back as messages to the process that sent the task, so this

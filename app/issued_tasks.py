@@ -4,7 +4,7 @@ Celery cannot: a result backend that holds nothing for an id answers PENDING,
 the state of a task that waits in the queue, for an id that was never issued as
 well (Celery docs, `AsyncResult.state`: "PENDING: the task is waiting for
 execution or unknown"). So the app notes each id in Redis, beside the results,
-and forgets it when its result expires.
+for as long as a result is kept.
 """
 
 import uuid
@@ -44,5 +44,10 @@ class IssuedTasks:
         """Forget `task_id` (its message could not be sent)."""
         self.client.delete(KEY_PREFIX + task_id)
 
-    def __contains__(self, task_id: str) -> bool:
-        return bool(self.client.exists(KEY_PREFIX + task_id))
+    def recall(self, task_id: str) -> bool:
+        """Whether `task_id` was issued; if so, remember it for another `ttl` seconds.
+
+        A task may wait in the queue for longer than `ttl` (a worker stopped for
+        the night): as long as someone asks after it, it stays known.
+        """
+        return self.client.getex(KEY_PREFIX + task_id, ex=self.ttl) is not None

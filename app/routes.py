@@ -3,7 +3,9 @@
 import time
 import uuid
 
+from celery import states
 from flask import Blueprint, abort, current_app, render_template, request
+from kombu.exceptions import OperationalError
 
 from app.celery_app import HELLO_QUEUE
 from app.errors import InvalidInput
@@ -61,19 +63,22 @@ def task(task_id: str) -> TaskState:
 
     Raises:
         InvalidInput: `task_id` is not a UUID (400).
-        NotFound: this app never issued `task_id`, or its result has expired (404).
-            Celery itself would answer PENDING for any id (`app.issued_tasks`).
+        NotFound: the result backend holds nothing for `task_id`, and this app
+            never issued it or has forgotten it (404). Celery itself would
+            answer PENDING for any id (`app.issued_tasks`).
+        redis.RedisError: the result backend is unreachable (503).
     """
     if not is_task_id(task_id):
         raise InvalidInput("task_id", "not a task id: expected a UUID such as 0f8fad5b-d9cb-469f-a165-70867728950e")
-    if task_id not in current_app.extensions["issued_tasks"]:
-        abort(404, description=f"no task {task_id} was sent from here, or its result has expired")
     meta = current_app.extensions["celery"].backend.get_task_meta(task_id)
+    # PENDING means "nothing stored": a task waiting in the queue, or no task at all.
+    if meta["status"] == states.PENDING and not current_app.extensions["issued_tasks"].recall(task_id):
+        abort(404, description=f"no task {task_id} was sent from here, or its result has expired")
     return describe(task_id, meta)
 
 
 @bp.get("/status")
-def status() -> dict:
+def status() -> dict | tuple[dict, int]:
     """hello_queue's counts and the programs' states, for the page's panel (read-only).
 
     Returns:
@@ -81,11 +86,13 @@ def status() -> dict:
         "programs": {"web": "RUNNING", "worker_hello": "STOPPED", ...} | null}`
         (`app.status`: which count comes from where).
 
-    Raises:
-        kombu.exceptions.OperationalError: the broker is unreachable (503).
+        503 with `{"error": str}` when the broker cannot tell the queue's depth.
     """
-    celery = current_app.extensions["celery"]
-    return {"queue": queue_depth(celery, HELLO_QUEUE), "programs": program_states()}
+    try:
+        queue = queue_depth(current_app.extensions["celery"], HELLO_QUEUE)
+    except OperationalError as error:
+        return {"error": f"cannot read {HELLO_QUEUE}'s depth from the broker: {error}"}, 503
+    return {"queue": queue, "programs": program_states()}
 
 
 @bp.post("/hello/blocking")

@@ -3,12 +3,14 @@
 Read-only: nothing here starts or stops a program or touches a message.
 """
 
+import http.client
 import os
 import xmlrpc.client
 from typing import TypedDict
 from urllib.parse import quote
 
 import requests
+from amqp.exceptions import NotFound
 from celery import Celery
 from kombu.exceptions import OperationalError
 from supervisor import childutils
@@ -41,7 +43,7 @@ def queue_depth(celery: Celery, queue: str) -> QueueDepth:
         queue: the queue's name.
 
     Raises:
-        kombu.exceptions.OperationalError: the broker is unreachable.
+        kombu.exceptions.OperationalError: the broker is unreachable, or refused to answer.
     """
     # The pool keeps one connection open between calls: the page asks every
     # second, and a new connection each time would flood RabbitMQ's log.
@@ -52,8 +54,10 @@ def queue_depth(celery: Celery, queue: str) -> QueueDepth:
             connection.ensure_connection(max_retries=0)
             with connection.channel() as channel:
                 _, ready, consumers = channel.queue_declare(queue, passive=True)
-        except connection.channel_errors:  # 404 NOT_FOUND: not declared yet
+        except NotFound:  # 404 NOT_FOUND: not declared yet
             ready, consumers = 0, 0
+        except connection.channel_errors as error:  # any other refusal (ACCESS_REFUSED, ...)
+            raise OperationalError(f"the broker would not tell: {error}") from error
         except connection.connection_errors as error:  # it died since the last call
             connection.collect()  # so that the pool connects afresh next time
             raise OperationalError(f"lost the connection to the broker: {error}") from error
@@ -86,6 +90,6 @@ def program_states() -> dict[str, str] | None:
         return None
     try:
         programs = childutils.getRPCInterface(os.environ).supervisor.getAllProcessInfo()
-    except (OSError, xmlrpc.client.Error):
+    except (OSError, http.client.HTTPException, xmlrpc.client.Error):
         return None
     return {program["name"]: program["statename"] for program in programs}

@@ -90,6 +90,9 @@ def main() -> None:
     every = sorted(delay for values in delays.values() for delay in values)
     print(f"page delay, worker's state change → row shows it ({TASKS} tasks of {DURATION} s, 1 pool process):")
     for state, values in [*delays.items(), ("all", every)]:
+        if not values:
+            print(f"  {state:8} never seen on the page")
+            continue
         values.sort()
         print(
             f"  {state:8} n={len(values):3}  min {values[0]:6.0f} ms  median {statistics.median(values):6.0f} ms"

@@ -63,11 +63,13 @@ async function follow(row, taskId) {
   try {
     const response = await fetch(`/tasks/${taskId}`);
     task = await response.json();
-    if (!response.ok) {
+    if (response.status === 400 || response.status === 404) {
       show(row, "UNKNOWN", `GET /tasks/${taskId} answered ${response.status}: ${task.error}`);
-      return;
+      return; // asking again would get the same answer
     }
+    if (!response.ok) throw new Error(`GET /tasks/${taskId} answered ${response.status}: ${task.error}`);
   } catch (error) {
+    // The web app or Redis may be back in a moment (a 503, a restart): keep asking.
     row.querySelector(".detail").textContent = `could not ask for the task's state (${error}); trying again`;
     setTimeout(follow, TASK_POLL_MS, row, taskId);
     return;
@@ -104,8 +106,10 @@ form.addEventListener("submit", async (event) => {
     const seconds = ((performance.now() - started) / 1000).toFixed(2);
     const answer = await response.json();
     if (response.status === 202) {
-      show(row, "PENDING", `POST ${path} answered 202 in ${seconds} s · task id ${answer.task_id}`);
+      // SENT is the page's own word: the message is in RabbitMQ. From now on
+      // the row shows the states that GET /tasks/<id> reports.
       row.dataset.taskId = answer.task_id;
+      show(row, "SENT", `POST ${path} answered 202 in ${seconds} s · task id ${answer.task_id}`);
       follow(row, answer.task_id);
     } else if (response.ok) {
       // The blocking route: the answer came after the work was done.

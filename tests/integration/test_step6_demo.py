@@ -45,12 +45,16 @@ def test_demo_step6_retry_log(stack: Stack) -> None:
     stack.wait_for_lines(rf"Task say_hello\[{task_id}\] succeeded", timeout=30)
     expected = [line.replace("<task-id>", task_id) for line in demo_doc.block("step6-retry-log").splitlines()]
     demo_doc.assert_lines_appear_in_order(stack.task_lines(task_id), expected, "DEMO.md step6-retry-log")
+    # "the log also shows `Task say_hello[...] received` three times for this task"
+    received = [line for line in stack.task_lines(task_id) if line.endswith(f"Task say_hello[{task_id}] received")]
+    assert len(received) == 3, received
 
 
 def test_demo_step6_status_during_a_pile_up(stack: Stack, vhost: VHost) -> None:
     (command,) = demo_doc.commands("step6-status")
     try:
         assert supervisorctl("stop", "worker_hello").returncode == 0
+        vhost.wait_for_consumers(0)
         task_ids = [send(stack, duration=0) for _ in range(5)]
         assert vhost.depth(HELLO_QUEUE) == Depth(ready=5, consumers=0)
         demo_doc.assert_lines_match(stack.run_demo_command(command.command), command.expected, "DEMO.md step6-status")
