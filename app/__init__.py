@@ -27,9 +27,9 @@ def create_app(celery_settings: dict | None = None) -> Flask:
     app = Flask(__name__)
     app.config["CELERY"] = {**producer_settings(), **(celery_settings or {})}
     celery = celery_init_app(app)
-    # In the result backend's Redis (conf.result_backend: Celery prefers the
-    # CELERY_RESULT_BACKEND variable, like CELERY_BROKER_URL).
-    app.extensions["issued_tasks"] = IssuedTasks(celery.conf.result_backend, celery.conf.result_expires)
+    # Kept in the result backend's Redis. (Its URL is conf.result_backend, for
+    # which Celery prefers the CELERY_RESULT_BACKEND variable, as for the broker.)
+    app.extensions["issued_tasks"] = IssuedTasks(celery.backend.client, celery.conf.result_expires)
     errors.register(app)
     app.register_blueprint(routes.bp)
     return app

@@ -26,14 +26,16 @@ class IssuedTasks:
     """A set of task ids kept in Redis, each for `ttl` seconds.
 
     Args:
-        redis_url: the Redis to keep them in (`redis://host:port/db`).
+        client: the result backend's own Redis client (`celery.backend.client`):
+            the ids live beside the results, on the same connections, with the
+            same timeouts (redis_socket_timeout).
         ttl: seconds to remember an id: as long as the worker keeps its result.
 
-    Methods raise `redis.RedisError` when Redis does not answer within 2 s.
+    Methods raise `redis.RedisError` when Redis does not answer in time.
     """
 
-    def __init__(self, redis_url: str, ttl: int) -> None:
-        self.client = redis.Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=2)
+    def __init__(self, client: redis.Redis, ttl: int) -> None:
+        self.client = client
         self.ttl = ttl
 
     def add(self, task_id: str) -> None:

@@ -1,17 +1,9 @@
 """DEMO.md step 6's terminal claims: GET /tasks/<id> and GET /status as curl prints them, and the retry log."""
 
-import requests
-
 from tests.support import demo_doc
 from tests.support.poll import wait_until
 from tests.support.rabbitmq import HELLO_QUEUE, Depth, VHost
-from tests.support.stack import Stack, supervisorctl
-
-
-def send(stack: Stack, **fields: object) -> str:
-    answer = requests.post(stack.web_url + "/hello", json={"name": "Ada", **fields}, timeout=5)
-    assert answer.status_code == 202, answer.text
-    return answer.json()["task_id"]
+from tests.support.stack import Stack, post_hello, supervisorctl
 
 
 def run_for_task(stack: Stack, key: str, task_id: str) -> tuple[list[str], list[str]]:
@@ -21,7 +13,7 @@ def run_for_task(stack: Stack, key: str, task_id: str) -> tuple[list[str], list[
 
 
 def test_demo_step6_task_progress_then_success(stack: Stack) -> None:
-    task_id = send(stack, duration=2)
+    task_id = post_hello(stack.web_url, name="Ada", duration=2)
 
     def in_progress() -> tuple[list[str], list[str]] | None:
         # The task reports PROGRESS (1.0 of 2.0 s) for one second, half-way through.
@@ -41,7 +33,7 @@ def test_demo_step6_unknown_task(stack: Stack) -> None:
 
 
 def test_demo_step6_retry_log(stack: Stack) -> None:
-    task_id = send(stack, duration=0, fail_times=2)
+    task_id = post_hello(stack.web_url, name="Ada", duration=0, fail_times=2)
     stack.wait_for_lines(rf"Task say_hello\[{task_id}\] succeeded", timeout=30)
     expected = [line.replace("<task-id>", task_id) for line in demo_doc.block("step6-retry-log").splitlines()]
     demo_doc.assert_lines_appear_in_order(stack.task_lines(task_id), expected, "DEMO.md step6-retry-log")
@@ -55,7 +47,7 @@ def test_demo_step6_status_during_a_pile_up(stack: Stack, vhost: VHost) -> None:
     try:
         assert supervisorctl("stop", "worker_hello").returncode == 0
         vhost.wait_for_consumers(0)
-        task_ids = [send(stack, duration=0) for _ in range(5)]
+        task_ids = [post_hello(stack.web_url, name="Ada", duration=0) for _ in range(5)]
         assert vhost.depth(HELLO_QUEUE) == Depth(ready=5, consumers=0)
         demo_doc.assert_lines_match(stack.run_demo_command(command.command), command.expected, "DEMO.md step6-status")
     finally:

@@ -17,7 +17,7 @@ import requests
 
 from tests.support.poll import wait_until
 from tests.support.rabbitmq import HELLO_QUEUE, Depth, VHost
-from tests.support.stack import Stack, supervisorctl
+from tests.support.stack import Stack, post_hello, supervisorctl
 
 PILE = 50
 
@@ -27,13 +27,6 @@ def get_json(url: str, status: int = 200) -> dict:
     answer = requests.get(url, timeout=5)
     assert answer.status_code == status, f"GET {url} answered {answer.status_code}: {answer.text}"
     return answer.json()
-
-
-def post_hello(stack: Stack, **fields: object) -> str:
-    """POST /hello with `fields` as JSON; return the task id."""
-    answer = requests.post(stack.web_url + "/hello", json=fields, timeout=5)
-    assert answer.status_code == 202, f"POST /hello answered {answer.status_code}: {answer.text}"
-    return answer.json()["task_id"]
 
 
 def follow(stack: Stack, task_id: str, timeout: float = 30) -> tuple[list[dict], list[float]]:
@@ -84,7 +77,7 @@ def test_a_task_goes_pending_started_progress_success(stack: Stack, vhost: VHost
     assert supervisorctl("stop", "worker_hello").returncode == 0
     try:
         vhost.wait_for_consumers(0)
-        task_id = post_hello(stack, name="Ada", duration=3)
+        task_id = post_hello(stack.web_url, name="Ada", duration=3)
         pending = get_json(f"{stack.web_url}/tasks/{task_id}")
         assert pending == {
             "id": task_id,
@@ -125,7 +118,7 @@ def test_a_task_goes_pending_started_progress_success(stack: Stack, vhost: VHost
 def test_fail_times_2_retries_twice_then_succeeds(stack: Stack) -> None:
     """With fail_times 2 the first two attempts are stored as RETRY, with their error and
     the retries so far (0, then 1), and the third attempt succeeds with retries 2."""
-    task_id = post_hello(stack, name="Ada", duration=0, fail_times=2)
+    task_id = post_hello(stack.web_url, name="Ada", duration=0, fail_times=2)
     # Each RETRY lasts its countdown (1 s, then 2 s): polling every 20 ms sees both.
     seen, seen_at = follow(stack, task_id)
     retries = [(body["retries"], body["error"]) for body in seen if body["state"] == "RETRY"]
@@ -170,7 +163,7 @@ def test_status_shows_a_pile_up_of_50_and_its_drain(stack: Stack, vhost: VHost) 
     assert supervisorctl("stop", "worker_hello").returncode == 0
     try:
         vhost.wait_for_consumers(0)
-        task_ids = [post_hello(stack, name=f"learner {number}", duration=0) for number in range(PILE)]
+        task_ids = [post_hello(stack.web_url, name=f"learner {number}", duration=0) for number in range(PILE)]
         # Publisher confirms: each 202 came after RabbitMQ took the message.
         exact = vhost.depth(HELLO_QUEUE)
         assert exact == Depth(ready=PILE, consumers=0)
@@ -216,7 +209,7 @@ def test_status_is_read_only(stack: Stack) -> None:
 def test_status_shows_the_unacked_messages_of_running_tasks(stack: Stack, vhost: VHost) -> None:
     """Two tasks run, one per pool process: /status shows 0 ready and, from the management
     API's statistics (sampled every 5 s), 2 unacked."""
-    task_ids = [post_hello(stack, name="Ada", duration=8) for _ in range(2)]
+    task_ids = [post_hello(stack.web_url, name="Ada", duration=8) for _ in range(2)]
     running = status_when(
         stack,
         lambda body: body["queue"]["unacked"] == 2,
@@ -230,7 +223,7 @@ def test_status_shows_the_unacked_messages_of_running_tasks(stack: Stack, vhost:
 
 def test_results_and_issued_ids_expire_after_an_hour(stack: Stack) -> None:
     """DEMO.md: "each result expires after an hour"; the app forgets the id as long after."""
-    task_id = post_hello(stack, name="Ada", duration=0)
+    task_id = post_hello(stack.web_url, name="Ada", duration=0)
     stack.wait_for_lines(rf"Task say_hello\[{task_id}\] succeeded", timeout=30)
     backend = redis.Redis.from_url("redis://localhost:6379/0")
     for key in (f"celery-task-meta-{task_id}", f"hello-queue:issued:{task_id}"):

@@ -54,6 +54,17 @@ def supervisorctl(*args: str) -> subprocess.CompletedProcess:
     )
 
 
+def post_hello(web_url: str, **fields: object) -> str:
+    """POST /hello with `fields` as JSON, and return the task id of its 202.
+
+    Raises:
+        AssertionError: the answer was not 202 (its body is in the message).
+    """
+    answer = requests.post(web_url + "/hello", json=fields, timeout=5)
+    assert answer.status_code == 202, f"POST /hello answered {answer.status_code}: {answer.text}"
+    return answer.json()["task_id"]
+
+
 def start_task(web_url: str, worker_log: "LoggedProcess", duration: float) -> tuple[str, int]:
     """POST /hello for a task of `duration` seconds and wait until a pool process runs it.
 
@@ -65,8 +76,7 @@ def start_task(web_url: str, worker_log: "LoggedProcess", duration: float) -> tu
     Returns:
         The task id, and the index in the log of the task's greeting line.
     """
-    answer = requests.post(web_url + "/hello", json={"name": "Ada", "duration": duration}, timeout=5)
-    task_id = answer.json()["task_id"]
+    task_id = post_hello(web_url, name="Ada", duration=duration)
     (greeting,) = worker_log.wait_for_lines(rf"say_hello\[{task_id}\]: Hello, Ada!", timeout=30)
     return task_id, worker_log.lines.index(greeting.string)
 
