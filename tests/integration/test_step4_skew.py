@@ -62,18 +62,31 @@ def test_demo_step4_old_messages_fail_on_the_new_worker() -> None:
         assert vhost.depth(HELLO_QUEUE) == Depth(ready=0, consumers=0)
 
 
+def post_hello_from_today(vhost: VHost) -> str:
+    """Today's web app, as the producer: its real POST /hello, through Flask's test client.
+
+    Returns:
+        The task id.
+    """
+    answer = create_app({"broker_url": vhost.broker_url}).test_client().post("/hello", json={"name": "Ada"})
+    assert answer.status_code == 202, answer.json
+    return answer.json["task_id"]
+
+
 def test_demo_step4_new_messages_fail_on_the_old_worker() -> None:
     with worker_of_step(3) as (step3, vhost):
-        # Today's web app, as the producer: its real POST /hello, through Flask's test client.
-        answer = (
-            create_app({"broker_url": vhost.broker_url})
-            .test_client()
-            .post("/hello", json={"name": "Ada", "duration": 0})
-        )
-        task_id = answer.json["task_id"]
+        task_id = post_hello_from_today(vhost)
         step3.wait_for_lines(rf"say_hello\[{task_id}\] raised unexpected", timeout=30)
         expected = demo_doc.block("step4-unexpected-argument").splitlines()
         demo_doc.assert_lines_match(step3.task_lines(task_id), expected, "DEMO.md step4-unexpected-argument")
+
+
+def test_todays_messages_fail_on_the_step4_worker_too() -> None:
+    """DEMO.md step 6: the page sends fail_times with every task, which a step 4 worker does not know."""
+    with worker_of_step(4) as (step4, vhost):
+        task_id = post_hello_from_today(vhost)
+        (failure,) = step4.wait_for_lines(rf"say_hello\[{task_id}\] raised unexpected: (.*)$", timeout=30)
+        assert failure[1] == "TypeError(\"say_hello() got an unexpected keyword argument 'fail_times'\")"
 
 
 @pytest.mark.parametrize("step", [3, 4])

@@ -79,6 +79,7 @@ def test_a_retried_task_shows_retry_then_success(page: Page) -> None:
     expect(row).to_have_attribute("data-state", "SUCCESS", timeout=30_000)
     expect(row).to_contain_text("retries 2")
     assert "RETRY" in states_shown(page, row.get_attribute("data-task-id"))
+    assert page.locator("#tasks li").count() == 1, "the retries are one task: one row"
 
 
 def test_the_panel_shows_the_pile_up_and_the_drain(page: Page, stack: Stack, vhost: VHost) -> None:
