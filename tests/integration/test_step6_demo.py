@@ -51,7 +51,6 @@ def test_demo_step6_status_during_a_pile_up(stack: Stack, vhost: VHost) -> None:
         assert vhost.depth(HELLO_QUEUE) == Depth(ready=5, consumers=0)
         demo_doc.assert_lines_match(stack.run_demo_command(command.command), command.expected, "DEMO.md step6-status")
     finally:
-        supervisorctl("start", "worker_hello")
-        stack.wait_for_state("worker_hello", "RUNNING")
+        stack.ensure_running("worker_hello")
     for task_id in task_ids:
         stack.wait_for_lines(rf"Task say_hello\[{task_id}\] succeeded", timeout=30)

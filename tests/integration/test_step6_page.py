@@ -102,8 +102,7 @@ def test_the_panel_shows_the_pile_up_and_the_drain(page: Page, stack: Stack, vho
         expect(page.locator("#queue-unacked")).to_have_text("0", timeout=15_000)
         page.screenshot(path=ARTIFACTS / "step6-pile-up.png", full_page=True)
     finally:
-        supervisorctl("start", "worker_hello")
-        stack.wait_for_state("worker_hello", "RUNNING")
+        stack.ensure_running("worker_hello")
     expect(page.locator('#tasks li[data-state="SUCCESS"]')).to_have_count(5, timeout=30_000)
     expect(page.locator("#queue-ready")).to_have_text("0", timeout=10_000)
     expect(page.locator("#queue-consumers")).to_have_text("1", timeout=10_000)

@@ -65,8 +65,7 @@ def status_when(stack: Stack, reached: Callable[[dict], bool], what: str, timeou
 
 def restart_worker(stack: Stack, vhost: VHost) -> None:
     """Leave worker_hello running and consuming, as the next test expects, whatever happened."""
-    supervisorctl("start", "worker_hello")  # an error if it already runs: harmless
-    stack.wait_for_state("worker_hello", "RUNNING")
+    stack.ensure_running("worker_hello")
     vhost.wait_for_consumers(1)
 
 

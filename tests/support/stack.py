@@ -260,6 +260,13 @@ class Stack(LoggedProcess):
         except (OSError, xmlrpc.client.Fault):
             return None
 
+    def ensure_running(self, program: str) -> None:
+        """Start `program` again if a test stopped it, and wait until supervisord reports it RUNNING
+        (for the `finally:` of a test that stops it: `supervisorctl start` of a running
+        program only answers an error, which is harmless here)."""
+        supervisorctl("start", program)
+        self.wait_for_state(program, "RUNNING")
+
     def wait_for_state(self, program: str, state: str, timeout: float = 30) -> None:
         """Wait until supervisord reports `program` in `state`.
 
