@@ -1,12 +1,13 @@
 """Integration fixtures: a vhost of our own on the real RabbitMQ, and the real stack
-started with `make run` once per test module."""
+started with `make run` once for the whole run, handed to each module idle."""
 
 from collections.abc import Iterator
 
 import pytest
 
-from tests.support.rabbitmq import VHost, sweep_stale, unreachable_reason
-from tests.support.stack import Stack, free_port
+from tests.support.poll import wait_until
+from tests.support.rabbitmq import HELLO_QUEUE, Depth, VHost, sweep_stale, unreachable_reason
+from tests.support.stack import Stack, active_tasks, free_port
 
 PROGRAMS = ("web", "worker_hello")
 
@@ -27,22 +28,75 @@ def vhost() -> Iterator[VHost]:
     created.delete()
 
 
-@pytest.fixture(scope="module")
-def stack(request: pytest.FixtureRequest, vhost: VHost) -> Iterator[Stack]:
-    """`make run` with web and worker_hello RUNNING and consuming; stopped with SIGTERM afterwards.
-
-    The stop is part of the test: a stack that leaves a process behind fails.
+class SharedStack:
+    """`make run` with web and worker_hello RUNNING and consuming, started at first use
+    and shared by every module that asks for the `stack` fixture (starting and
+    stopping one takes about 6 s). Its stop is part of the run: a stack that leaves
+    a process behind fails it.
     """
-    env = {"WEB_PORT": str(free_port()), "CELERY_BROKER_URL": vhost.broker_url}
-    demo = Stack(request.module.__name__.rsplit(".", 1)[-1], env)
-    try:
-        demo.start(PROGRAMS)
-        vhost.wait_for_consumers(1)
-        yield demo
-        alive = demo.stop()
-    except BaseException:
-        demo.kill()
-        raise
-    if alive:
-        demo.kill()
-        pytest.fail(f"SIGTERM to make run left processes behind: {alive}")
+
+    def __init__(self, vhost: VHost) -> None:
+        self.vhost = vhost
+        self.stack: Stack | None = None
+
+    def get(self) -> Stack:
+        """The running stack; started first if need be."""
+        if self.stack is None:
+            env = {"WEB_PORT": str(free_port()), "CELERY_BROKER_URL": self.vhost.broker_url}
+            demo = Stack("stack", env)
+            try:
+                demo.start(PROGRAMS)
+                self.vhost.wait_for_consumers(1)
+            except BaseException:
+                demo.kill()
+                raise
+            self.stack = demo
+        return self.stack
+
+    def stop(self) -> None:
+        """Stop the stack, if it runs (`Stack.stop_cleanly`)."""
+        if self.stack is not None:
+            demo, self.stack = self.stack, None
+            demo.stop_cleanly()
+
+
+@pytest.fixture(scope="session")
+def shared_stack(vhost: VHost) -> Iterator[SharedStack]:
+    shared = SharedStack(vhost)
+    yield shared
+    shared.stop()
+
+
+@pytest.fixture(scope="module")
+def checkout_free(shared_stack: SharedStack) -> None:
+    """For a module that starts its own `make run`: stops the shared stack first, since
+    two cannot run from one checkout (they would share .run/supervisor.sock).
+
+    Such modules run last (`pytest_collection_modifyitems`), so that the shared stack
+    starts only once.
+    """
+    shared_stack.stop()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the tests that need the checkout to themselves after all the others (a stable sort)."""
+    items.sort(key=lambda item: "checkout_free" in getattr(item, "fixturenames", ()))
+
+
+@pytest.fixture(scope="module")
+def stack(shared_stack: SharedStack, vhost: VHost) -> Stack:
+    """The run's stack as each module finds it: both programs RUNNING, worker_hello idle
+    and consuming an empty hello_queue, and a log (`lines`) that starts with this module.
+
+    Raises:
+        AssertionError: an earlier module left it otherwise, and it did not recover in 30 s.
+    """
+    session_stack = shared_stack.get()
+    for program in PROGRAMS:
+        session_stack.wait_for_state(program, "RUNNING")
+    vhost.wait_for_consumers(1)
+    wait_until(lambda: vhost.depth(HELLO_QUEUE) == Depth(ready=0, consumers=1), 30, "an empty hello_queue")
+    # Ask the worker itself whether a task still runs (`celery inspect active`).
+    wait_until(lambda: active_tasks(vhost.broker_url) == [], 30, "worker_hello to run no task", interval=0.2)
+    session_stack.lines.clear()
+    return session_stack

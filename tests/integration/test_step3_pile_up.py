@@ -41,15 +41,16 @@ def test_demo_step3_pile_up_and_drain(stack: Stack, vhost: VHost) -> None:
     assert not [line for line in stack.lines if any(f"say_hello[{task_id}]" in line for task_id in task_ids)]
 
     (start,) = demo_doc.commands("step3-start")
+    restart = len(stack.lines)
     demo_doc.assert_lines_match(stack.run_demo_command(start.command), start.expected, "DEMO.md step3-start")
     # Prefetch: the worker reserves one message per pool process; the rest stay Ready.
-    banner = stack.wait_for_lines(r"concurrency: (\d+) \(prefork\)", count=2, timeout=10)[-1]  # the restart's
+    (banner,) = stack.wait_for_lines(r"concurrency: (\d+) \(prefork\)", timeout=10, since=restart)
     pool = int(banner[1])
     assert pool == 2, f"DEMO.md says 2 pool processes (WORKER_CONCURRENCY), the worker has {pool}"
     assert pool < PILE, f"the pile ({PILE}) must outnumber the pool processes ({pool}) for this check"
-    stack.wait_for_lines(r"Task say_hello\[[0-9a-f-]+\] received", count=pool, timeout=30)
+    stack.wait_for_lines(r"Task say_hello\[[0-9a-f-]+\] received", count=pool, timeout=30, since=restart)
     assert vhost.depth(HELLO_QUEUE) == Depth(ready=PILE - pool, consumers=1)
-    succeeded = stack.wait_for_lines(r"Task say_hello\[([0-9a-f-]+)\] succeeded", count=PILE, timeout=30)
+    succeeded = stack.wait_for_lines(r"Task say_hello\[([0-9a-f-]+)\] succeeded", count=PILE, timeout=30, since=restart)
     assert sorted(match[1] for match in succeeded) == sorted(task_ids), "each piled-up task must succeed once"
     wait_until(lambda: vhost.depth(HELLO_QUEUE) == Depth(ready=0, consumers=1), 10, "hello_queue drained, 1 consumer")
     (queue,) = demo_doc.commands("step3-queue-drained")

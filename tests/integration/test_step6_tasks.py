@@ -54,13 +54,23 @@ def follow(stack: Stack, task_id: str, timeout: float = 30) -> tuple[list[dict],
 
 
 def status_when(stack: Stack, reached: Callable[[dict], bool], what: str, timeout: float = 10) -> dict:
-    """Poll `GET /status` until `reached(body)` holds; return that body."""
+    """Poll `GET /status` until `reached(body)` holds; return that body.
+
+    Raises:
+        AssertionError: not reached within `timeout` seconds; the bodies seen are in the message.
+    """
+    seen: list[dict] = []
 
     def body_if_reached() -> dict | None:
         body = get_json(stack.web_url + "/status")
+        if not seen or body != seen[-1]:
+            seen.append(body)
         return body if reached(body) else None
 
-    return wait_until(body_if_reached, timeout, what)
+    try:
+        return wait_until(body_if_reached, timeout, what)
+    except AssertionError as error:
+        raise AssertionError(f"{error}\nbodies seen: {seen}") from None
 
 
 def restart_worker(stack: Stack, vhost: VHost) -> None:

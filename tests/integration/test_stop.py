@@ -1,7 +1,7 @@
 """Ctrl-C in the terminal of `make run` stops supervisord and every program, leaving no process behind.
 
-(SIGTERM to make, as `kill` or `docker stop` sends, is checked by every other
-module's `stack` fixture when it stops its stack.)
+(SIGTERM to make, as `kill` or `docker stop` sends, is checked when the shared
+stack of the other modules stops: tests/integration/conftest.py.)
 """
 
 import signal
@@ -13,7 +13,7 @@ from tests.support.rabbitmq import VHost
 from tests.support.stack import Stack, free_port
 
 
-def test_ctrl_c_stops_everything(vhost: VHost) -> None:
+def test_ctrl_c_stops_everything(vhost: VHost, checkout_free: None) -> None:
     demo = Stack("ctrl-c", {"WEB_PORT": str(free_port()), "CELERY_BROKER_URL": vhost.broker_url})
     try:
         demo.start(PROGRAMS)

@@ -4,7 +4,8 @@ Celery's extra/supervisord/celeryd.conf sets `stopasgroup=true`, which sends
 SIGTERM to the pool processes as well as to Celery's main process. This runs a
 copy of supervisord.conf with that one line added. It has a module of its own:
 two workers named worker_hello@<host> cannot share a vhost (each holds an
-exclusive `worker_hello@<host>.celery.pidbox` queue), so no other stack may run.
+exclusive `worker_hello@<host>.celery.pidbox` queue), so no other stack may run
+(`checkout_free`).
 """
 
 import os
@@ -16,7 +17,9 @@ from tests.support.rabbitmq import HELLO_QUEUE, Depth, VHost
 from tests.support.stack import ROOT, LoggedProcess, free_port, page_answers, start_task, supervisorctl
 
 
-def test_demo_step3_with_stopasgroup_the_running_task_is_cut_short(tmp_path: Path, vhost: VHost) -> None:
+def test_demo_step3_with_stopasgroup_the_running_task_is_cut_short(
+    tmp_path: Path, vhost: VHost, checkout_free: None
+) -> None:
     config = (ROOT / "supervisord.conf").read_text()
     config = config.replace("directory=%(here)s", f"directory={ROOT}")  # the code stays where it is
     head, worker = config.split("[program:worker_hello]")

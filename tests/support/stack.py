@@ -13,6 +13,7 @@ from pathlib import Path
 
 import psutil
 import requests
+from celery import Celery
 from supervisor.xmlrpc import SupervisorTransport
 
 from tests.support.poll import wait_until
@@ -81,6 +82,19 @@ def start_task(web_url: str, worker_log: "LoggedProcess", duration: float) -> tu
     return task_id, worker_log.lines.index(greeting.string)
 
 
+def active_tasks(broker_url: str) -> list[dict] | None:
+    """The tasks the one worker on `broker_url` runs now (`celery inspect active`): dicts with
+    "id", "name", "worker_pid", ...; None while no worker answers within 2 s.
+
+    limit=1: return as soon as one worker has answered, instead of waiting out the timeout.
+    """
+    replies = Celery(broker=broker_url).control.inspect(timeout=2, limit=1).active()
+    if not replies:
+        return None
+    (tasks,) = replies.values()
+    return tasks
+
+
 class LoggedProcess:
     """A program run for a test, its output (stdout and stderr) collected line by line.
 
@@ -129,8 +143,11 @@ class LoggedProcess:
         """The lines that a Celery worker logged about one task (`say_hello[<task_id>]`), in order."""
         return [line for line in self.lines if f"say_hello[{task_id}]" in line]
 
-    def wait_for_lines(self, pattern: str, count: int = 1, timeout: float = 30) -> list[re.Match]:
+    def wait_for_lines(self, pattern: str, count: int = 1, timeout: float = 30, since: int = 0) -> list[re.Match]:
         """Wait until `count` lines of the log match the regex `pattern`.
+
+        Args:
+            since: look only at lines from this index on (`len(self.lines)` noted earlier).
 
         Returns:
             The matches, in log order.
@@ -141,7 +158,7 @@ class LoggedProcess:
         regex = re.compile(pattern)
 
         def matches() -> list[re.Match] | None:
-            found = [m for m in map(regex.search, list(self.lines)) if m]
+            found = [m for m in map(regex.search, self.lines[since:]) if m]
             return found if len(found) >= count else None
 
         return wait_until(matches, timeout, f"{count} log line(s) matching {pattern!r}")
@@ -220,6 +237,21 @@ class Stack(LoggedProcess):
             wait_until(lambda: page_answers(self.web_url), timeout, f"{self.web_url}/ to answer")
         except AssertionError as error:
             raise AssertionError(f"{error}\n--- make run printed:\n{self.log()}") from None
+
+    def stop_cleanly(self) -> None:
+        """Stop with SIGTERM, as `kill` or `docker stop` would, and check that nothing outlives it.
+
+        Raises:
+            AssertionError: processes were left behind (they are then killed).
+        """
+        try:
+            alive = self.stop()
+        except BaseException:
+            self.kill()
+            raise
+        if alive:
+            self.kill()
+            raise AssertionError(f"SIGTERM to make run left processes behind: {alive}")
 
     def _socket_answers(self) -> bool:
         try:
