@@ -26,4 +26,15 @@ RUN mkdir .run && chown 10001:10001 .run
 USER 10001:10001
 
 EXPOSE 8000
+# `docker ps` shows the container healthy or unhealthy: scripts/healthcheck.py
+# asks supervisord for its programs' states (a program stuck in FATAL fails it)
+# and GETs the page. It runs as USER, who owns supervisord's 0700 socket.
+# --interval=30s: while the blocking route of step 1 holds gunicorn's one sync
+#   worker (up to 30 s), the page does not answer; one such request cannot
+#   fail 3 checks 30 s apart.
+# --timeout=10s: the script gives supervisord and the page 2 s each.
+# --start-period=30s: failures while the programs start do not count.
+# --retries=3: unhealthy after 3 failures in a row.
+HEALTHCHECK --interval=30s --timeout=10s --start-period=30s --retries=3 \
+    CMD ["python", "/app/scripts/healthcheck.py"]
 CMD ["supervisord", "-c", "/app/supervisord.conf"]

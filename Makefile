@@ -16,7 +16,7 @@ export WORKER_CONCURRENCY ?= 2
 # download needs the internet; Debian's chromium package does not.
 export CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run queue test chromium bench lint requirements clean
+.PHONY: run queue healthcheck test chromium bench lint requirements clean
 
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
@@ -39,6 +39,11 @@ run: $(VENV)/.run-deps
 # answers with the messages Ready and the consumers attached, this instant.
 queue: $(VENV)/.run-deps
 	@$(VENV)/bin/celery --app worker.celery_app amqp queue.declare hello_queue yes 2>&1 | grep -v '^-> '
+
+# The container's health check (the Dockerfile's HEALTHCHECK), against the demo
+# that `make run` runs: one line, and exit status 0 (healthy) or 1 (unhealthy).
+healthcheck: $(VENV)/.run-deps
+	@$(VENV)/bin/python scripts/healthcheck.py
 
 test: $(VENV)/.test-deps chromium
 	$(VENV)/bin/pytest

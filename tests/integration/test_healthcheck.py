@@ -1,0 +1,34 @@
+"""The container's health check (scripts/healthcheck.py, the Dockerfile's HEALTHCHECK), run
+natively with `make healthcheck` against the real stack; and supervisord's socket, which it
+talks to, is private.
+
+(A program stuck in FATAL needs a stack of its own: test_healthcheck_fatal.py.)
+"""
+
+import os
+import stat
+import subprocess
+
+from tests.support.stack import ROOT, SOCKET, Stack, learner_env
+
+
+def test_a_running_demo_is_healthy(stack: Stack) -> None:
+    # A second terminal's `make healthcheck`, pointed at this stack's port.
+    result = subprocess.run(
+        ["make", "--no-print-directory", "healthcheck"],
+        cwd=ROOT,
+        env={**learner_env(), "WEB_PORT": stack.env["WEB_PORT"]},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout == "healthy: web RUNNING, worker_hello RUNNING, page answers\n"
+
+
+def test_supervisords_socket_is_for_its_own_user_only(stack: Stack) -> None:
+    # supervisord.conf's chmod=0700: whoever else may connect may stop every program.
+    socket_stat = os.stat(SOCKET)
+    assert stat.S_ISSOCK(socket_stat.st_mode)
+    assert stat.S_IMODE(socket_stat.st_mode) == 0o700, oct(socket_stat.st_mode)
+    assert socket_stat.st_uid == os.getuid()

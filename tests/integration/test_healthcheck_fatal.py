@@ -1,0 +1,70 @@
+"""A program stuck in FATAL fails the container's health check: Docker marks the container unhealthy.
+
+supervisord gives up on a program that exits within startsecs (1 s) of its start
+startretries + 1 times in a row (3 + 1, with 1, 2 and 3 s between attempts) and
+leaves it in FATAL: nothing restarts it. The demo's page still answers, so
+without the health check nothing would tell the container apart from a healthy one.
+
+Its own stack, not the module's `stack` fixture: this one's worker_hello never runs.
+"""
+
+import re
+import subprocess
+from datetime import datetime
+
+from tests.support.rabbitmq import VHost
+from tests.support.reliability import Row, record
+from tests.support.stack import ROOT, Stack, free_port, learner_env
+
+PYTHON = ROOT / ".venv" / "bin" / "python"
+# supervisord's own log lines start with a timestamp: "2024-05-01 12:00:00,123 INFO spawned: ...".
+STAMPED = r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) \w+ "
+
+
+def stamp(match: re.Match) -> datetime:
+    return datetime.strptime(match[1], "%Y-%m-%d %H:%M:%S,%f")
+
+
+def test_a_program_stuck_in_fatal_fails_the_healthcheck(vhost: VHost) -> None:
+    env = {
+        "WEB_PORT": str(free_port()),
+        "CELERY_BROKER_URL": vhost.broker_url,
+        # supervisord.conf passes it to `celery worker --concurrency`, which refuses
+        # it and exits (status 2) in about 0.5 s: within startsecs, a failed start.
+        "WORKER_CONCURRENCY": "not-a-number",
+    }
+    demo = Stack("healthcheck-fatal", env)
+    try:
+        demo.start(("web",))
+        demo.wait_for_state("worker_hello", "FATAL", timeout=60)
+        # Run as the Dockerfile's HEALTHCHECK runs it: the script itself, its status unchanged by make.
+        result = subprocess.run(
+            [str(PYTHON), "scripts/healthcheck.py"],
+            cwd=ROOT,
+            env={**learner_env(), "WEB_PORT": env["WEB_PORT"]},
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert result.returncode == 1, result.stdout + result.stderr
+        assert result.stdout == "unhealthy: worker_hello FATAL (Exited too quickly (process log may have details))\n"
+        # FATAL for the reason this test gave it, not another.
+        assert "Invalid value for '-c' / '--concurrency'" in demo.log()
+        spawns = demo.wait_for_lines(STAMPED + r"spawned: 'worker_hello'", count=4)
+        (gave_up,) = demo.wait_for_lines(STAMPED + r"gave up: worker_hello entered FATAL state")
+        alive = demo.stop()
+        assert not alive, f"SIGTERM to make run left processes behind: {alive}"
+    except BaseException:
+        demo.kill()
+        raise
+    fatal_after = (stamp(gave_up) - stamp(spawns[0])).total_seconds()
+    record(
+        Row(
+            key="7b",
+            scenario="A program stuck in FATAL",
+            action="worker_hello cannot start (WORKER_CONCURRENCY=not-a-number)",
+            outcome="the healthcheck fails: docker marks the container unhealthy",
+            setting="startretries / HEALTHCHECK",
+            counts=f"{len(spawns)} start attempts, FATAL after {fatal_after:.1f} s, healthcheck exit 1",
+        )
+    )
