@@ -5,7 +5,10 @@ from pathlib import Path
 
 import pytest
 
-CONF = Path(__file__).resolve().parents[2] / "supervisord.conf"
+from scripts import healthcheck
+
+ROOT = Path(__file__).resolve().parents[2]
+CONF = ROOT / "supervisord.conf"
 
 
 @pytest.fixture(scope="module")
@@ -21,8 +24,20 @@ def test_supervisord_stays_in_the_foreground(conf: configparser.RawConfigParser)
 
 def test_control_is_a_private_unix_socket_only(conf: configparser.RawConfigParser) -> None:
     assert conf.get("unix_http_server", "chmod") == "0700"
+    # The socket belongs to whoever runs supervisord (USER 10001 in the image): no chown to another.
+    assert not conf.has_option("unix_http_server", "chown")
     assert not conf.has_section("inet_http_server")
     assert conf.get("supervisorctl", "serverurl") == "unix://" + conf.get("unix_http_server", "file")
+
+
+def test_supervisord_runs_as_whoever_starts_it(conf: configparser.RawConfigParser) -> None:
+    # `user=` makes supervisord switch to that user, which only root may do: the
+    # image would have to start it as root. It starts as the Dockerfile's USER.
+    assert not conf.has_option("supervisord", "user")
+
+
+def test_the_healthcheck_asks_the_socket_supervisord_listens_on(conf: configparser.RawConfigParser) -> None:
+    assert str(healthcheck.SOCKET) == conf.get("unix_http_server", "file").replace("%(here)s", str(ROOT))
 
 
 @pytest.mark.parametrize("program", ["web", "worker_hello"])
