@@ -8,6 +8,7 @@ from celery import Task
 from celery.utils.log import get_task_logger
 from celery.utils.time import get_exponential_backoff_interval
 
+from worker.arguments import check_say_hello_arguments
 from worker.celery_app import celery
 
 logger = get_task_logger(__name__)
@@ -61,9 +62,15 @@ def say_hello(
         worker's name, "routing_key": the routing key the message came with}`.
 
     Raises:
+        TypeError: an argument of the wrong type, e.g. `duration="abc"` or
+            `fail_times=true` (`worker.arguments`). Not retried: the same
+            message would fail again. Celery stores FAILURE and acks the
+            message: with task_acks_late, a failed task's message is acked
+            too (task_acks_on_failure, True unless set otherwise).
         celery.exceptions.Retry: an attempt that `fail_times` spoils; Celery
             stores the state RETRY and runs the task again after the countdown.
     """
+    check_say_hello_arguments(name=name, duration=duration, greeting=greeting, fail_times=fail_times)
     if kwargs:
         logger.warning("ignoring arguments this worker does not know: %s", ", ".join(sorted(kwargs)))
     if self.request.retries < fail_times:
