@@ -6,7 +6,7 @@ the app factory pattern of Flask's own `examples/celery`.
 
 from flask import Flask
 
-from app import errors, routes
+from app import errors, routes, security
 from app.celery_app import celery_init_app, producer_settings
 from app.issued_tasks import IssuedTasks
 
@@ -25,6 +25,8 @@ def create_app(celery_settings: dict | None = None) -> Flask:
         and the ids of the tasks it sent are in `app.extensions["issued_tasks"]`.
     """
     app = Flask(__name__)
+    # Security headers on every answer, and MAX_CONTENT_LENGTH (app/security.py).
+    security.secure(app)
     app.config["CELERY"] = {**producer_settings(), **(celery_settings or {})}
     celery = celery_init_app(app)
     # Kept in the result backend's Redis. (Its URL is conf.result_backend, for

@@ -42,5 +42,9 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
-        # Werkzeug's own errors (404, 405, 415, ...) come as HTML by default.
-        return {"error": error.description}, error.code
+        # Werkzeug's own errors (404, 405, 413, 415, ...) come as HTML by
+        # default. Their other headers are kept: a 405 must say which methods
+        # the URL allows (`Allow`, RFC 9110 section 15.5.6), as in Flask's docs
+        # ("Handling Application Errors": generic exception handlers).
+        headers = [(name, value) for name, value in error.get_headers() if name.lower() != "content-type"]
+        return {"error": error.description}, error.code, headers
