@@ -49,8 +49,8 @@ def parse_hello_request(request: Request) -> HelloRequest:
         The validated `HelloRequest`.
 
     Raises:
-        InvalidInput: malformed JSON, JSON that is not an object, or a field out of
-            range; answered as HTTP 400 naming the field.
+        InvalidInput: malformed JSON, JSON nested too deeply to parse, JSON that is
+            not an object, or a field out of range; answered as HTTP 400 naming the field.
         UnsupportedMediaType: any other content type (HTTP 415).
     """
     if request.is_json:
@@ -58,6 +58,12 @@ def parse_hello_request(request: Request) -> HelloRequest:
             data = request.get_json()
         except BadRequest:
             raise InvalidInput("body", "the body is not valid JSON") from None
+        except RecursionError:
+            # Python's json module recurses once per nested `[` or `{`: about a
+            # thousand levels ("[[[[...", 2 KB) exhaust the interpreter's
+            # recursion limit (sys.getrecursionlimit()). Flask turns only
+            # ValueError into a 400, so this was a 500.
+            raise InvalidInput("body", "the JSON body is nested too deeply") from None
         if not isinstance(data, dict):
             raise InvalidInput("body", "the JSON body must be an object")
     elif request.mimetype in FORM_TYPES:

@@ -167,3 +167,10 @@ def test_a_streamed_body_up_to_the_cap_is_accepted(app: Flask, client: FlaskClie
     answer = post_streamed(client, padded_json(size))
     assert answer.status_code == 202, answer.json
     forget(app, answer)
+
+
+@pytest.mark.parametrize("body", [b"[" * 8_000 + b"]" * 8_000, b'{"":' * 3_000 + b"1" + b"}" * 3_000])
+def test_json_nested_deeper_than_python_parses_is_a_400_not_a_500(client: FlaskClient, body: bytes) -> None:
+    """Python's json module recurses once per level: 16 KiB of `[` is far past its recursion limit."""
+    answer = client.post("/hello", data=body, content_type="application/json")
+    assert (answer.status_code, answer.json["field"]) == (400, "body")
