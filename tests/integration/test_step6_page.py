@@ -29,9 +29,14 @@ def page(browser: Browser, stack: Stack) -> Iterator[Page]:
     context = browser.new_context(base_url=stack.web_url, viewport={"width": 1000, "height": 900})
     context.add_init_script(RECORD_ROW_STATES)
     page = context.new_page()
+    # The web app's Content-Security-Policy (app/security.py) must block nothing
+    # of the page's own: Chromium logs each violation as a console error.
+    errors: list[str] = []
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
     page.goto("/")
     yield page
     context.close()
+    assert not [error for error in errors if "Content Security Policy" in error], errors
 
 
 def fill_form(page: Page, name: str, duration: float, fail_times: int = 0) -> None:
