@@ -16,7 +16,7 @@ export WORKER_CONCURRENCY ?= 2
 # download needs the internet; Debian's chromium package does not.
 export CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run queue healthcheck test chromium bench lint requirements clean
+.PHONY: run queue healthcheck test test-tools bench lint requirements clean
 
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
@@ -45,21 +45,25 @@ queue: $(VENV)/.run-deps
 healthcheck: $(VENV)/.run-deps
 	@$(VENV)/bin/python scripts/healthcheck.py
 
-test: $(VENV)/.test-deps chromium
+test: $(VENV)/.test-deps test-tools
 	$(VENV)/bin/pytest
 
-# Installs Debian's chromium where it is missing and we may (root, apt-get);
+# The tests drive Chromium (the browser tests) and socat (a proxy in front of
+# RabbitMQ that a test can cut, since the machine's RabbitMQ must not be stopped).
+# Installs Debian's packages where they are missing and we may (root, apt-get);
 # elsewhere, says what to do.
-chromium:
-	@test -x "$(CHROMIUM)" || ! command -v apt-get >/dev/null || [ "$$(id -u)" != 0 ] \
-	  || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+test-tools:
+	@missing="$$(test -x "$(CHROMIUM)" || echo chromium)$$(command -v socat >/dev/null || echo ' socat')"; \
+	  [ -z "$$missing" ] || ! command -v apt-get >/dev/null || [ "$$(id -u)" != 0 ] \
+	  || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; }
 	@test -x "$(CHROMIUM)" || { echo "The browser tests need Chromium at $(CHROMIUM): install Debian's" \
 	  "chromium package, or set CHROMIUM to a Chromium or Chrome executable." >&2; exit 1; }
+	@command -v socat >/dev/null || { echo "The broker-trouble tests need socat: install your system's socat package." >&2; exit 1; }
 
 # Figures, not pass/fail: POST latency while the worker is busy, a pile-up of
 # 1,000 tasks and its drain, and how late the page shows a task's new state,
 # measured on this machine.
-bench: $(VENV)/.test-deps chromium
+bench: $(VENV)/.test-deps test-tools
 	$(VENV)/bin/python -m bench.pile_up
 	$(VENV)/bin/python -m bench.page_delay
 

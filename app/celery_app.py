@@ -42,7 +42,9 @@ def producer_settings() -> dict:
         # message RabbitMQ refuses raises instead of vanishing (kombu docs,
         # "Transport: pyamqp"; RabbitMQ docs, "Publisher Confirms"). The price
         # is one round trip per message.
-        "broker_transport_options": {"confirm_publish": True},
+        # connection_name: how RabbitMQ's UI names this app's connections
+        # (Connections tab), so that you can tell them from the worker's.
+        "broker_transport_options": {"confirm_publish": True, "client_properties": {"connection_name": "web"}},
         # Where the worker stores each task's state and result, and where
         # `GET /tasks/<id>` reads them. Redis, not `rpc://`: with rpc:// states
         # travel back as messages to the process that sent the task, so this

@@ -39,10 +39,25 @@ def worker_settings() -> dict:
         # Celery's docs warn of the cost: a task that itself kills its process
         # (say, by running out of memory) is delivered again and again.
         task_reject_on_worker_lost=True,
+        # A message delivered again (redelivered=True) whose task already stored
+        # SUCCESS is acked without running the task a second time: that happens
+        # when a worker dies after the task finished but before its ack reached
+        # RabbitMQ (worker_deduplicate_successful_tasks, acks_late tasks only).
+        # It costs one result backend read per redelivered message, no more.
+        worker_deduplicate_successful_tasks=True,
+        # When the connection to RabbitMQ is lost, the messages of the running
+        # tasks go back to the queue (unacked), and RabbitMQ delivers them again.
+        # Cancel those tasks at once rather than let them run on: otherwise the
+        # redelivered copy runs too, and the task completes twice. (Celery 6
+        # makes this the default; until then Celery warns on every connection loss.)
+        worker_cancel_long_running_tasks_on_connection_loss=True,
         # Reserve one message per pool process, no more: the rest stay Ready in
         # RabbitMQ, where you can see them, for whichever worker is free (Celery
         # docs, "Optimizing: Prefetch limits"; the default of 4 hoards them).
         worker_prefetch_multiplier=1,
+        # How RabbitMQ's UI names the worker's connections (Connections tab):
+        # after the supervisord program, as the web app's are named "web".
+        broker_transport_options={"client_properties": {"connection_name": "worker_hello"}},
         # Keep retrying the broker at start-up, so that a worker started before
         # RabbitMQ waits for it. Celery 5.3+ warns unless this is set explicitly.
         broker_connection_retry_on_startup=True,
@@ -67,5 +82,8 @@ def worker_settings() -> dict:
     )
 
 
-celery = Celery("worker", include=["worker.tasks"])
+# The worker imports these modules at start. worker.completions and
+# worker.rejections hold no task: each connects a signal handler (Celery docs,
+# "Signals"), and importing it is all it takes.
+celery = Celery("worker", include=["worker.tasks", "worker.completions", "worker.rejections"])
 celery.conf.update(worker_settings())

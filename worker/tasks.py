@@ -8,9 +8,6 @@ from celery import Task
 from celery.utils.log import get_task_logger
 from celery.utils.time import get_exponential_backoff_interval
 
-# Not a task, but the worker imports only this module (celery_app's include):
-# importing it here connects its handler, which logs each message rejected unread.
-import worker.rejections  # noqa: F401
 from worker.arguments import check_say_hello_arguments
 from worker.celery_app import celery
 

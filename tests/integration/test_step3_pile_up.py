@@ -1,8 +1,8 @@
 """Step 3: with worker_hello stopped, messages pile up in hello_queue; started again, it drains them.
 
-And stopping it does not cut a running task short: supervisord.conf sends
-SIGTERM to Celery's main process only, a warm shutdown. (test_stopasgroup.py
-shows what Celery's own sample config would do instead.)
+That stopping it does not cut a running task short (supervisord.conf sends
+SIGTERM to Celery's main process only, a warm shutdown) is test_reliability.py's
+warm stop; test_stopasgroup.py shows what Celery's own sample config would do instead.
 """
 
 import requests
@@ -10,7 +10,7 @@ import requests
 from tests.support import demo_doc
 from tests.support.poll import wait_until
 from tests.support.rabbitmq import HELLO_QUEUE, Depth, VHost
-from tests.support.stack import Stack, start_task, supervisorctl
+from tests.support.stack import Stack
 
 PILE = 5
 
@@ -55,14 +55,3 @@ def test_demo_step3_pile_up_and_drain(stack: Stack, vhost: VHost) -> None:
     wait_until(lambda: vhost.depth(HELLO_QUEUE) == Depth(ready=0, consumers=1), 10, "hello_queue drained, 1 consumer")
     (queue,) = demo_doc.commands("step3-queue-drained")
     demo_doc.assert_lines_match(stack.run_demo_command(queue.command), queue.expected, "DEMO.md step3-queue-drained")
-
-
-def test_demo_step3_stopping_the_worker_lets_its_task_finish(stack: Stack, vhost: VHost) -> None:
-    task_id, started = start_task(stack.web_url, stack, duration=3)
-    (stop,) = demo_doc.commands("step3-warm-stop")
-    demo_doc.assert_lines_match(stack.run_demo_command(stop.command), stop.expected, "DEMO.md step3-warm-stop")
-    stack.wait_for_lines(r"stopped: worker_hello \(exit status 0\)", timeout=5)
-    expected = [line.replace("<task-id>", task_id) for line in demo_doc.block("step3-warm-stop-log").splitlines()]
-    demo_doc.assert_lines_appear_in_order(stack.lines[started:], expected, "DEMO.md step3-warm-stop-log")
-    assert vhost.depth(HELLO_QUEUE) == Depth(ready=0, consumers=0)
-    assert supervisorctl("start", "worker_hello").returncode == 0

@@ -34,6 +34,8 @@ def worker_of_step(step: int) -> Iterator[tuple[LoggedProcess, VHost]]:
             str(ROOT / ".venv/bin/celery"),
             *("--app", f"tests.skew.step{step}_worker", "worker", "--queues", HELLO_QUEUE),
             *("--hostname", f"step{step}_worker@%h", "--concurrency", "1", "--loglevel", "INFO"),
+            # Alone in its vhost: nobody to mingle or gossip with (as supervisord.conf's worker).
+            *("--without-mingle", "--without-gossip"),
         ],
         {"CELERY_BROKER_URL": vhost.broker_url},
     )

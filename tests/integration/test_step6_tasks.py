@@ -96,7 +96,9 @@ def test_a_task_goes_pending_started_progress_success(stack: Stack, vhost: VHost
             "error": None,
             "retries": None,  # the backend holds nothing for it yet
         }
-        assert supervisorctl("start", "worker_hello").returncode == 0
+        # Follow the task from the moment the worker starts: `supervisorctl start`
+        # returns only after startsecs (1 s), by which time the task may have begun.
+        stack.rpc().supervisor.startProcess("worker_hello", False)  # wait=False
         seen, _ = follow(stack, task_id)
     finally:
         restart_worker(stack, vhost)

@@ -109,6 +109,24 @@ class VHost:
             ready=stats["messages_ready"], consumers=stats["consumers"], unacked=stats["messages_unacknowledged"]
         )
 
+    def connections(self) -> dict[str, str]:
+        """The client connections to this vhost, as the UI lists them under Connections
+        (it may take a few seconds to list a new one): name → the name the client gave
+        itself (`connection_name`, "" if none)."""
+        answer = self._api.get(self._url(f"vhosts/{quote(self.name, safe='')}/connections"), timeout=10)
+        answer.raise_for_status()
+        return {connection["name"]: connection.get("user_provided_name", "") for connection in answer.json()}
+
+    def close_connection(self, name: str, reason: str) -> None:
+        """Close one client connection from the broker's side, as the UI's "Force Close" button does.
+
+        The client gets a `connection.close` with reply code 320 (CONNECTION_FORCED) and `reason`.
+        """
+        url = self._url(f"connections/{quote(name, safe='')}")
+        answer = self._api.delete(url, headers={"X-Reason": reason}, timeout=10)
+        if answer.status_code != 404:  # 404: it closed meanwhile (a passing check's connection)
+            answer.raise_for_status()
+
     def publish(self, routing_key: str, body: str, headers: dict, content_type: str = "application/json") -> bool:
         """Publish one message to the default exchange, as the UI's "Publish message" form does.
 

@@ -1,0 +1,186 @@
+"""Broker trouble: connections closed by RabbitMQ, and RabbitMQ unreachable for a while.
+
+The web app and the worker reach RabbitMQ through a proxy of this module's own
+(`BrokerProxy`), so that the broker can vanish without stopping the machine's
+shared RabbitMQ. Neither program is restarted: each must come back on its own.
+"""
+
+import time
+from collections.abc import Iterator
+from urllib.parse import quote
+
+import pytest
+import requests
+
+from tests.integration.conftest import PROGRAMS
+from tests.support.poll import wait_until
+from tests.support.proxy import BrokerProxy
+from tests.support.rabbitmq import HELLO_QUEUE, PASSWORD, USER, Depth, VHost
+from tests.support.reliability import Row, record
+from tests.support.results import completions, states
+from tests.support.stack import Stack, free_port, post_hello, start_task
+
+
+@pytest.fixture(scope="module")
+def proxy() -> Iterator[BrokerProxy]:
+    broker = BrokerProxy()
+    broker.start()
+    yield broker
+    broker.stop()
+
+
+@pytest.fixture(scope="module")
+def trouble_stack(checkout_free: None, proxy: BrokerProxy, vhost: VHost) -> Iterator[Stack]:
+    """`make run` whose broker URL points at the proxy, in the run's vhost."""
+    broker_url = f"amqp://{USER}:{PASSWORD}@127.0.0.1:{proxy.port}/{quote(vhost.name, safe='')}"
+    demo = Stack("broker-trouble", {"WEB_PORT": str(free_port()), "CELERY_BROKER_URL": broker_url})
+    try:
+        demo.start(PROGRAMS)
+        vhost.wait_for_consumers(1)
+    except BaseException:
+        demo.kill()
+        raise
+    yield demo
+    demo.stop_cleanly()
+
+
+def pids(stack: Stack) -> dict[str, int]:
+    """Each program's process id: unchanged means supervisord did not restart it."""
+    return {program: stack.rpc().supervisor.getProcessInfo(program)["pid"] for program in PROGRAMS}
+
+
+def listed_connections(vhost: VHost, programs: tuple[str, ...]) -> dict[str, str]:
+    """Wait until the management API lists a connection of each of `programs` (the web app
+    and the worker name theirs: `connection_name`), which may take it a few seconds
+    after they connect; return every connection of the vhost, name → program.
+    """
+
+    def listed() -> dict[str, str] | None:
+        connections = vhost.connections()
+        return connections if set(programs) <= set(connections.values()) else None
+
+    return wait_until(listed, 30, f"the management API to list connections of {programs}")
+
+
+def close_connections(vhost: VHost, programs: tuple[str, ...]) -> list[str]:
+    """Close, from the broker's side, every connection of the vhost, once each of `programs`
+    is listed with one.
+
+    Returns:
+        The names of the connections closed.
+    """
+    connections = listed_connections(vhost, programs)
+    for name in connections:
+        vhost.close_connection(name, "closed by test_broker_trouble")
+    return list(connections)
+
+
+def wait_for_success(task_id: str) -> None:
+    wait_until(lambda: states([task_id]) == ["SUCCESS"], 30, f"task {task_id} to succeed", interval=0.2)
+
+
+def test_connections_closed_by_the_broker_come_back_on_their_own(trouble_stack: Stack, vhost: VHost) -> None:
+    stack = trouble_stack
+    wait_for_success(post_hello(stack.web_url, name="Ada", duration=0))  # so that the web app holds a connection
+    before = pids(stack)
+    mark = len(stack.lines)
+    closed = close_connections(vhost, ("web", "worker_hello"))
+    started = time.monotonic()
+    # The worker's consumer reconnects (broker_connection_retry) and consumes again.
+    stack.wait_for_lines(r"consumer: Connection to broker lost", since=mark)
+    stack.wait_for_lines(r"Connected to amqp://", since=mark)
+    vhost.wait_for_consumers(1)
+    worker_back = time.monotonic() - started
+    # The web app's next publish finds its connection closed, and Celery's publish
+    # retry (task_publish_retry) connects again: the click still gets its 202.
+    task_id = post_hello(stack.web_url, name="Grace", duration=0)
+    wait_for_success(task_id)
+    assert pids(stack) == before, "no program may have been restarted"
+    assert completions([task_id]) == [1]
+    record(
+        Row(
+            key="4a",
+            scenario="Connections closed by the broker",
+            action="Force Close every connection under Connections in RabbitMQ's UI",
+            outcome="the worker reconnects and consumes again; the next click gets 202 and its task runs",
+            setting="the worker's `broker_connection_retry`; the producer's `task_publish_retry`",
+            counts=f"{len(closed)} connections closed; worker consuming again after {worker_back:.1f} s; "
+            "next click 202, task SUCCESS; 0 restarts",
+        )
+    )
+
+
+def test_a_connection_lost_mid_task_runs_the_task_again_and_completes_it_once(
+    trouble_stack: Stack, vhost: VHost
+) -> None:
+    stack = trouble_stack
+    # Known to the management API before the task starts: it must be closed mid-task.
+    listed_connections(vhost, ("worker_hello",))
+    task_id, started = start_task(stack.web_url, stack, duration=4)
+    close_connections(vhost, ("worker_hello",))
+    # worker_cancel_long_running_tasks_on_connection_loss: the running copy is
+    # cancelled, since its message, unacked, goes back to hello_queue.
+    stack.wait_for_lines(r"consumer: Connection to broker lost", since=started)
+    greetings = stack.wait_for_lines(
+        rf"/(ForkPoolWorker-\d+)\] say_hello\[{task_id}\]: Hello, Ada!", count=2, since=started
+    )
+    # The copy run again ends last: had the first one run on, it would have
+    # logged its success, and counted its completion, before this one.
+    again = stack.lines.index(greetings[1].string)
+    stack.wait_for_lines(rf"/{greetings[1][1]}\] Task say_hello\[{task_id}\] succeeded", since=again)
+    successes = len(stack.wait_for_lines(rf"Task say_hello\[{task_id}\] succeeded", since=started))
+    assert (len(greetings), successes, completions([task_id])) == (2, 1, [1])
+    runs = len(greetings)
+    record(
+        Row(
+            key="4c",
+            scenario="Connection lost mid-task",
+            action="Force Close the worker's connections during a 4 s task",
+            outcome="the running copy is cancelled; the redelivered message runs the task to the end, once",
+            setting="`worker_cancel_long_running_tasks_on_connection_loss=True` with `task_acks_late`",
+            counts=f"1 task, {runs} starts, 1 completion",
+        )
+    )
+
+
+def test_an_unreachable_broker_gets_503_within_3_s_and_both_recover_without_restart(
+    trouble_stack: Stack, proxy: BrokerProxy, vhost: VHost
+) -> None:
+    stack = trouble_stack
+    before = pids(stack)
+    proxy.stop()
+    try:
+        started = time.monotonic()
+        answer = requests.post(stack.web_url + "/hello", json={"name": "Ada", "duration": 0}, timeout=10)
+        refused_in = time.monotonic() - started
+        assert answer.status_code == 503, answer.text
+        assert "broker is unreachable, nothing was queued" in answer.json()["error"]
+        assert refused_in < 3.0, f"the 503 took {refused_in:.2f} s"
+    finally:
+        proxy.start()
+    recovered = time.monotonic()
+    attempts: list[int] = []
+
+    def accepted() -> str | None:
+        answer = requests.post(stack.web_url + "/hello", json={"name": "Grace", "duration": 0}, timeout=10)
+        attempts.append(answer.status_code)
+        return answer.json()["task_id"] if answer.status_code == 202 else None
+
+    task_id = wait_until(accepted, 30, "POST /hello to answer 202 again", interval=0.5)
+    # The worker was cut off too; it reconnects on its own and runs the task.
+    wait_for_success(task_id)
+    back_in = time.monotonic() - recovered
+    assert pids(stack) == before, "no program may have been restarted"
+    assert completions([task_id]) == [1]
+    assert vhost.depth(HELLO_QUEUE) == Depth(ready=0, consumers=1)
+    record(
+        Row(
+            key="4b",
+            scenario="Broker unreachable",
+            action="RabbitMQ goes away (the test cuts the proxy in front of it), then comes back",
+            outcome="`POST /hello` answers 503 in JSON, nothing queued; once it is back, 202 and the task runs",
+            setting="`broker_connection_timeout=2` and publish retries (producer); `broker_connection_retry` (worker)",
+            counts=f"503 after {refused_in:.2f} s; {len(attempts)} POST(s) to the first 202; task SUCCESS "
+            f"{back_in:.1f} s after the broker returned; 0 restarts",
+        )
+    )
