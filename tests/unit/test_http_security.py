@@ -16,19 +16,9 @@ from flask.testing import FlaskClient
 
 from app import create_app
 from app.security import MAX_CONTENT_LENGTH
+from tests.support.security_headers import SECURITY_HEADERS
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "app" / "templates" / "index.html"
-
-# Each header and the value every answer must carry.
-EXPECTED_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self'; style-src 'self'; object-src 'none'; "
-        "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-    ),
-    "X-Frame-Options": "DENY",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-}
 
 
 @pytest.fixture
@@ -74,7 +64,7 @@ def test_every_answer_carries_the_security_headers(
     """The page, its files, and the JSON errors alike: Talisman's after_request hook runs for all."""
     answer = client.open(path, method=method, data=body, content_type=content_type)
     assert answer.status_code == status
-    for name, value in EXPECTED_HEADERS.items():
+    for name, value in SECURITY_HEADERS.items():
         assert answer.headers.get(name) == value, name
     if status >= 400:
         assert answer.mimetype == "application/json"
