@@ -17,7 +17,7 @@ from tests.support.poll import wait_until
 from tests.support.proxy import BrokerProxy
 from tests.support.rabbitmq import HELLO_QUEUE, PASSWORD, USER, Depth, VHost
 from tests.support.reliability import Row, record
-from tests.support.results import completions, states
+from tests.support.results import completions, wait_for_success
 from tests.support.stack import Stack, free_port, post_hello, start_task
 
 
@@ -46,7 +46,7 @@ def trouble_stack(checkout_free: None, proxy: BrokerProxy, vhost: VHost) -> Iter
 
 def pids(stack: Stack) -> dict[str, int]:
     """Each program's process id: unchanged means supervisord did not restart it."""
-    return {program: stack.rpc().supervisor.getProcessInfo(program)["pid"] for program in PROGRAMS}
+    return {program: stack.pid(program) for program in PROGRAMS}
 
 
 def listed_connections(vhost: VHost, programs: tuple[str, ...]) -> dict[str, str]:
@@ -75,13 +75,10 @@ def close_connections(vhost: VHost, programs: tuple[str, ...]) -> list[str]:
     return list(connections)
 
 
-def wait_for_success(task_id: str) -> None:
-    wait_until(lambda: states([task_id]) == ["SUCCESS"], 30, f"task {task_id} to succeed", interval=0.2)
-
-
 def test_connections_closed_by_the_broker_come_back_on_their_own(trouble_stack: Stack, vhost: VHost) -> None:
     stack = trouble_stack
-    wait_for_success(post_hello(stack.web_url, name="Ada", duration=0))  # so that the web app holds a connection
+    # So that the web app holds a connection:
+    wait_for_success([post_hello(stack.web_url, name="Ada", duration=0)], timeout=30)
     before = pids(stack)
     mark = len(stack.lines)
     closed = close_connections(vhost, ("web", "worker_hello"))
@@ -94,7 +91,7 @@ def test_connections_closed_by_the_broker_come_back_on_their_own(trouble_stack: 
     # The web app's next publish finds its connection closed, and Celery's publish
     # retry (task_publish_retry) connects again: the click still gets its 202.
     task_id = post_hello(stack.web_url, name="Grace", duration=0)
-    wait_for_success(task_id)
+    wait_for_success([task_id], timeout=30)
     assert pids(stack) == before, "no program may have been restarted"
     assert completions([task_id]) == [1]
     record(
@@ -168,7 +165,7 @@ def test_an_unreachable_broker_gets_503_within_3_s_and_both_recover_without_rest
 
     task_id = wait_until(accepted, 30, "POST /hello to answer 202 again", interval=0.5)
     # The worker was cut off too; it reconnects on its own and runs the task.
-    wait_for_success(task_id)
+    wait_for_success([task_id], timeout=30)
     back_in = time.monotonic() - recovered
     assert pids(stack) == before, "no program may have been restarted"
     assert completions([task_id]) == [1]

@@ -13,22 +13,12 @@ import psutil
 import requests
 
 from tests.support import demo_doc
-from tests.support.poll import wait_until
 from tests.support.rabbitmq import HELLO_QUEUE, Depth, VHost
 from tests.support.reliability import Row, record
-from tests.support.results import completions, states
+from tests.support.results import completions, states, wait_for_success
 from tests.support.stack import Stack, active_tasks, post_hello, start_task, supervisorctl
 
 PILE = 1000
-
-
-def wait_for_success(task_ids: list[str], timeout: float = 60) -> None:
-    """Wait until every one of `task_ids` has stored SUCCESS and counted its completion."""
-
-    def all_done() -> bool:
-        return all(state == "SUCCESS" for state in states(task_ids)) and all(completions(task_ids))
-
-    wait_until(all_done, timeout, f"{len(task_ids)} task(s) to succeed", interval=0.2)
 
 
 def test_a_pile_up_of_1000_loses_none_and_runs_none_twice(stack: Stack, vhost: VHost) -> None:
@@ -74,7 +64,7 @@ def test_a_pool_process_killed_mid_task_gives_the_task_to_another(stack: Stack, 
     (running,) = active_tasks(vhost.broker_url)
     assert running["id"] == task_id
     pool_process = psutil.Process(running["worker_pid"])
-    assert pool_process.parent().pid == stack.rpc().supervisor.getProcessInfo("worker_hello")["pid"]
+    assert pool_process.parent().pid == stack.pid("worker_hello")
     pool_process.send_signal(signal.SIGKILL)
 
     # task_reject_on_worker_lost: the message goes back to hello_queue instead of
@@ -99,7 +89,7 @@ def test_a_pool_process_killed_mid_task_gives_the_task_to_another(stack: Stack, 
 
 def test_the_whole_worker_killed_mid_task_is_restarted_and_the_task_runs_again(stack: Stack, vhost: VHost) -> None:
     task_id, _ = start_task(stack.web_url, stack, duration=5)
-    before = stack.rpc().supervisor.getProcessInfo("worker_hello")["pid"]
+    before = stack.pid("worker_hello")
     tree = [psutil.Process(before), *psutil.Process(before).children(recursive=True)]
     mark = len(stack.lines)
     killed = time.monotonic()
@@ -115,7 +105,7 @@ def test_the_whole_worker_killed_mid_task_is_restarted_and_the_task_runs_again(s
     # connection close, put the unacked message back in hello_queue.
     stack.wait_for_state("worker_hello", "RUNNING")
     restarted = time.monotonic() - killed
-    assert stack.rpc().supervisor.getProcessInfo("worker_hello")["pid"] != before
+    assert stack.pid("worker_hello") != before
     wait_for_success([task_id], timeout=30)
     (count,) = completions([task_id])
     runs = len(stack.wait_for_lines(rf"say_hello\[{task_id}\]: Hello, Ada!", count=2))

@@ -17,6 +17,7 @@ import requests
 
 from tests.support.poll import wait_until
 from tests.support.rabbitmq import HELLO_QUEUE, Depth, VHost
+from tests.support.results import REDIS_URL
 from tests.support.stack import Stack, post_hello, supervisorctl
 
 PILE = 50
@@ -236,6 +237,6 @@ def test_results_and_issued_ids_expire_after_an_hour(stack: Stack) -> None:
     """DEMO.md: "each result expires after an hour"; the app forgets the id as long after."""
     task_id = post_hello(stack.web_url, name="Ada", duration=0)
     stack.wait_for_lines(rf"Task say_hello\[{task_id}\] succeeded", timeout=30)
-    backend = redis.Redis.from_url("redis://localhost:6379/0")
+    backend = redis.Redis.from_url(REDIS_URL)
     for key in (f"celery-task-meta-{task_id}", f"hello-queue:issued:{task_id}"):
         assert 3500 < backend.ttl(key) <= 3600, f"{key} expires in {backend.ttl(key)} s"

@@ -292,6 +292,10 @@ class Stack(LoggedProcess):
         except (OSError, xmlrpc.client.Fault):
             return None
 
+    def pid(self, program: str) -> int:
+        """`program`'s process id, as supervisord reports it (0 while it does not run)."""
+        return self.rpc().supervisor.getProcessInfo(program)["pid"]
+
     def ensure_running(self, program: str) -> None:
         """Start `program` again if a test stopped it, and wait until supervisord reports it RUNNING
         (for the `finally:` of a test that stops it: `supervisorctl start` of a running
