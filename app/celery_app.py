@@ -45,6 +45,11 @@ def producer_settings() -> dict:
         # connection_name: how RabbitMQ's UI names this app's connections
         # (Connections tab), so that you can tell them from the worker's.
         "broker_transport_options": {"confirm_publish": True, "client_properties": {"connection_name": "web"}},
+        # Not task_send_sent_event: Flower (DEMO.md step 8) would list each task
+        # from the moment it is sent, but every POST /hello would publish one more
+        # message (a task-sent event) and, with publisher confirms, wait one more
+        # round trip. The page shows a task PENDING anyway, and Flower's Broker
+        # page how many wait in hello_queue.
         # Where the worker stores each task's state and result, and where
         # `GET /tasks/<id>` reads them. Redis, not `rpc://`: with rpc:// states
         # travel back as messages to the process that sent the task, so this

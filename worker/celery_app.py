@@ -55,6 +55,13 @@ def worker_settings() -> dict:
         # RabbitMQ, where you can see them, for whichever worker is free (Celery
         # docs, "Optimizing: Prefetch limits"; the default of 4 hoards them).
         worker_prefetch_multiplier=1,
+        # Send task events (task-received, -started, -succeeded, ...: Celery docs,
+        # "Monitoring and Management Guide: Events"), as `celery worker -E` does.
+        # Flower builds its task list from them (DEMO.md step 8); without them it
+        # sees the workers, not what they run. The price: about three more
+        # messages per task, published to the celeryev exchange, which RabbitMQ
+        # drops at once while no monitor listens.
+        worker_send_task_events=True,
         # How RabbitMQ's UI names the worker's connections (Connections tab):
         # after the supervisord program, as the web app's are named "web".
         broker_transport_options={"client_properties": {"connection_name": "worker_hello"}},
