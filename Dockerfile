@@ -1,5 +1,5 @@
-# The demo in one container: supervisord (PID 1) runs the web app and, from
-# step 2 on, the Celery worker. Built by `docker compose up --build`.
+# The demo in one container: supervisord (PID 1) runs the web app, from step 2
+# on the Celery worker, and from step 8 on Flower. Built by `docker compose up --build`.
 FROM python:3.11.7-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -7,7 +7,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PATH=/opt/venv/bin:$PATH \
     WEB_HOST=0.0.0.0 \
     WEB_PORT=8000 \
-    WORKER_CONCURRENCY=2
+    WORKER_CONCURRENCY=2 \
+    FLOWER_PORT=5555
 
 # Dependencies first, in their own layer, so that editing the code does not
 # reinstall them.
@@ -25,7 +26,8 @@ COPY . .
 RUN mkdir .run && chown 10001:10001 .run
 USER 10001:10001
 
-EXPOSE 8000
+# The page, and Flower (DEMO.md step 8; its password comes from FLOWER_BASIC_AUTH at run time).
+EXPOSE 8000 5555
 # `docker ps` shows the container healthy or unhealthy: scripts/healthcheck.py
 # asks supervisord for its programs' states (a program stuck in FATAL fails it)
 # and GETs the page. It runs as USER, who owns supervisord's 0700 socket.

@@ -8,10 +8,19 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 # The demo's configuration: override any of these from the environment,
 # e.g. `WEB_PORT=8080 make run`. The Dockerfile sets the container's values.
 # (CELERY_BROKER_URL is read by the Python code, which defaults to a local
-# RabbitMQ; supervisord.conf needs these three.)
+# RabbitMQ; supervisord.conf needs these four.)
 export WEB_HOST ?= 127.0.0.1
 export WEB_PORT ?= 8000
 export WORKER_CONCURRENCY ?= 2
+# Flower, the monitoring UI (DEMO.md step 8).
+export FLOWER_PORT ?= 5555
+# Flower asks for a user and password: FLOWER_BASIC_AUTH ("user:password",
+# Flower's own variable). Unset, `make run` uses user flower and a password it
+# makes up once and keeps in this file: git-ignored, readable by you only, the
+# same from one run to the next (so that your browser can remember it), and
+# never printed (terminal scroll-back and CI logs keep what they are shown).
+# `make clean` deletes it; the next `make run` makes another.
+FLOWER_PASSWORD_FILE := .run/flower-password
 # The browser tests drive Chromium through Playwright. Playwright's own browser
 # download needs the internet; Debian's chromium package does not.
 export CHROMIUM ?= /usr/bin/chromium
@@ -32,7 +41,12 @@ $(VENV)/.test-deps: requirements.txt requirements-dev.txt | $(VENV)/bin/python
 run: $(VENV)/.run-deps
 	@$(VENV)/bin/python scripts/check_services.py
 	@mkdir -p .run
-	exec $(VENV)/bin/supervisord -c supervisord.conf
+	@test -n "$$FLOWER_BASIC_AUTH" || test -s $(FLOWER_PASSWORD_FILE) \
+	  || (umask 077 && $(VENV)/bin/python -c 'import secrets; print(secrets.token_urlsafe(16))' > $(FLOWER_PASSWORD_FILE))
+	@test -n "$$FLOWER_BASIC_AUTH" \
+	  || echo "Flower: http://localhost:$(FLOWER_PORT), user flower, password in $(FLOWER_PASSWORD_FILE)"
+	FLOWER_BASIC_AUTH="$${FLOWER_BASIC_AUTH:-flower:$$(cat $(FLOWER_PASSWORD_FILE))}" \
+	  exec $(VENV)/bin/supervisord -c supervisord.conf
 
 # hello_queue's depth, from the terminal: Celery's own `amqp` shell does a
 # passive queue.declare, which only asks (it never creates the queue) and

@@ -5,7 +5,7 @@ GETs the page. It prints one line and exits 0 when all is well, 1 otherwise
 (Docker reads the exit status: 0 healthy, 1 unhealthy; 2 is reserved. Docker
 docs, "Dockerfile reference: HEALTHCHECK"):
 
-    healthy: web RUNNING, worker_hello RUNNING, page answers
+    healthy: flower RUNNING, web RUNNING, worker_hello RUNNING, page answers
     unhealthy: worker_hello FATAL (Exited too quickly (process log may have details))
 
 Reads WEB_HOST and WEB_PORT, as supervisord.conf's `[program:web]` does.

@@ -9,7 +9,7 @@ from tests.support.poll import wait_until
 from tests.support.rabbitmq import HELLO_QUEUE, Depth, VHost, sweep_stale, unreachable_reason
 from tests.support.stack import Stack, active_tasks, free_port
 
-PROGRAMS = ("web", "worker_hello")
+PROGRAMS = ("web", "worker_hello", "flower")
 
 
 @pytest.fixture(scope="session")
@@ -29,7 +29,7 @@ def vhost() -> Iterator[VHost]:
 
 
 class SharedStack:
-    """`make run` with web and worker_hello RUNNING and consuming, started at first use
+    """`make run` with its programs RUNNING and worker_hello consuming, started at first use
     and shared by every module that asks for the `stack` fixture (starting and
     stopping one takes about 6 s). Its stop is part of the run: a stack that leaves
     a process behind fails it.
@@ -85,7 +85,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(scope="module")
 def stack(shared_stack: SharedStack, vhost: VHost) -> Stack:
-    """The run's stack as each module finds it: both programs RUNNING, worker_hello idle
+    """The run's stack as each module finds it: every program RUNNING, worker_hello idle
     and consuming an empty hello_queue, and a log (`lines`) that starts with this module.
 
     Raises:

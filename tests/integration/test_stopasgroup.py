@@ -9,6 +9,7 @@ exclusive `worker_hello@<host>.celery.pidbox` queue), so no other stack may run
 """
 
 import os
+import secrets
 from pathlib import Path
 
 from tests.support import demo_doc
@@ -34,6 +35,9 @@ def test_demo_step3_with_stopasgroup_the_running_task_is_cut_short(
         "WEB_PORT": str(port),
         "WORKER_CONCURRENCY": "2",
         "CELERY_BROKER_URL": vhost.broker_url,
+        # Flower runs too (without them supervisord would not read its config).
+        "FLOWER_PORT": str(free_port()),
+        "FLOWER_BASIC_AUTH": f"flower:{secrets.token_urlsafe(16)}",
     }
     supervisord = LoggedProcess(
         "stopasgroup", [str(ROOT / ".venv/bin/supervisord"), "-c", str(tmp_path / "supervisord.conf")], env

@@ -21,6 +21,8 @@ from tests.support.poll import wait_until
 ROOT = Path(__file__).resolve().parents[2]
 SOCKET = ROOT / ".run" / "supervisor.sock"
 SUPERVISORCTL = ROOT / ".venv" / "bin" / "supervisorctl"
+# The password `make run` makes up for Flower when FLOWER_BASIC_AUTH is unset (Makefile).
+FLOWER_PASSWORD_FILE = ROOT / ".run" / "flower-password"
 ARTIFACTS = ROOT / "test-artifacts"
 
 
@@ -35,7 +37,9 @@ def page_answers(web_url: str) -> bool:
     """Whether the web app at `web_url` serves its page (HTTP 200) right now."""
     try:
         return requests.get(web_url + "/", timeout=2).status_code == 200
-    except requests.ConnectionError:
+    # A timeout too: right after start, gunicorn accepts connections before its
+    # worker has imported the app, which takes longer while the other programs start.
+    except (requests.ConnectionError, requests.Timeout):
         return False
 
 
@@ -219,6 +223,24 @@ class Stack(LoggedProcess):
     def __init__(self, name: str, env: dict[str, str]) -> None:
         super().__init__(name, ["make", "--no-print-directory", "run"], env)
         self.web_url = f"http://127.0.0.1:{self.env['WEB_PORT']}"
+        # Flower on a port of its own, never a learner's 5555 (nor the 5555 that
+        # `make test` exports). Its password: unless the caller gives one, none from
+        # this process's environment, so that `make run` uses its password file, as
+        # for a learner, and DEMO.md's commands, which read that file, work as written.
+        if "FLOWER_PORT" not in env:
+            self.env["FLOWER_PORT"] = str(free_port())
+        if "FLOWER_BASIC_AUTH" not in env:
+            self.env.pop("FLOWER_BASIC_AUTH", None)
+        self.flower_url = f"http://127.0.0.1:{self.env['FLOWER_PORT']}"
+
+    def flower_auth(self) -> tuple[str, str]:
+        """The user and password that this stack's Flower accepts: FLOWER_BASIC_AUTH if the
+        caller gave it, else user flower and the password in `make run`'s .run/flower-password
+        (the Makefile; it exists once the stack has started)."""
+        if "FLOWER_BASIC_AUTH" in self.env:
+            user, _, password = self.env["FLOWER_BASIC_AUTH"].split(",")[0].partition(":")
+            return user, password
+        return "flower", FLOWER_PASSWORD_FILE.read_text().strip()
 
     def start(self, programs: tuple[str, ...], timeout: float = 60) -> None:
         """Start `make run` and wait until each of `programs` is RUNNING and the page answers.
@@ -263,8 +285,9 @@ class Stack(LoggedProcess):
 
     def run_demo_command(self, command: str) -> list[str]:
         """Run a DEMO.md shell command as written, from the repository root, in a
-        second terminal's environment, against this stack's port instead of 8000
-        and this stack's broker (the test run's vhost) instead of the default.
+        second terminal's environment, against this stack's ports instead of 8000
+        (the page) and 5555 (Flower), and this stack's broker (the test run's vhost)
+        instead of the default.
 
         Returns:
             The lines it printed on stdout.
@@ -273,6 +296,7 @@ class Stack(LoggedProcess):
             AssertionError: it exited non-zero.
         """
         command = command.replace("localhost:8000", self.web_url.removeprefix("http://"))
+        command = command.replace("localhost:5555", self.flower_url.removeprefix("http://"))
         env = learner_env()
         if "CELERY_BROKER_URL" in self.env:
             env["CELERY_BROKER_URL"] = self.env["CELERY_BROKER_URL"]

@@ -44,6 +44,19 @@ def test_which_states_are_unhealthy(monkeypatch: pytest.MonkeyPatch, state: str,
         assert verdict == (False, f"unhealthy: worker_hello {state} (the reason)")
 
 
+def test_flower_counts_as_every_program_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Its password missing, say (monitor/flowerconfig.py refuses to start): FATAL.
+    programs = [
+        program("flower", "FATAL", "Exited too quickly (process log may have details)"),
+        program("web", "RUNNING", "pid 10, uptime 0:01:00"),
+        program("worker_hello", "RUNNING", "pid 11, uptime 0:01:00"),
+    ]
+    monkeypatch.setattr(healthcheck, "program_states", lambda socket_path: programs)
+    monkeypatch.setattr(healthcheck, "page_problem", lambda url: None)
+    verdict = healthcheck.check(Path("unused.sock"), "http://unused/")
+    assert verdict == (False, "unhealthy: flower FATAL (Exited too quickly (process log may have details))")
+
+
 def test_no_supervisord_and_no_page_is_unhealthy(tmp_path: Path) -> None:
     healthy, line = healthcheck.check(tmp_path / "absent.sock", "http://127.0.0.1:9/")  # the discard port: refused
     assert not healthy

@@ -15,11 +15,12 @@ import yaml
 from celery import Celery
 
 from app.celery_app import producer_settings
+from monitor.celery_app import monitor_settings
 from worker.celery_app import worker_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 # A variable name that says it holds a secret.
-SECRET_NAME = re.compile(r"PASS|PWD|SECRET|TOKEN|CREDENTIAL", re.IGNORECASE)
+SECRET_NAME = re.compile(r"PASS|PWD|SECRET|TOKEN|CREDENTIAL|AUTH", re.IGNORECASE)
 # A URL with a user and a password in it: scheme://USER:PASSWORD@host.
 URL_USERINFO = re.compile(r"\w+://([^/\s:@]*):([^/\s@]*)@")
 # One Compose interpolation, and nothing else: ${NAME}, ${NAME:?message}, ...
@@ -101,6 +102,14 @@ def test_published_ports_bind_localhost_only() -> None:
         assert host_ip == "127.0.0.1", f"{name} publishes {port!r} beyond this machine"
 
 
+def test_flower_is_published_on_localhost_only_at_the_images_port() -> None:
+    env = " ".join(arguments for instruction, arguments in dockerfile_instructions() if instruction == "ENV")
+    port = dict(token.split("=", 1) for token in shlex.split(env) if "=" in token)["FLOWER_PORT"]
+    exposed = [arguments.split() for instruction, arguments in dockerfile_instructions() if instruction == "EXPOSE"]
+    assert [port in ports for ports in exposed] == [True], exposed
+    assert f"127.0.0.1:{port}:{port}" in compose()["services"]["app"]["ports"]
+
+
 def test_compose_holds_no_literal_credentials() -> None:
     environment = compose_environment()
     secrets = [(service, variable, value) for service, variable, value in environment if SECRET_NAME.search(variable)]
@@ -115,10 +124,13 @@ def test_compose_holds_no_literal_credentials() -> None:
                 assert INTERPOLATION.fullmatch(part), f"{service}: {variable} has a literal {part!r}"
 
 
-def test_a_missing_password_stops_compose_with_a_message() -> None:
-    rabbitmq = dict((variable, value) for service, variable, value in compose_environment() if service == "rabbitmq")
-    for variable in ("RABBITMQ_DEFAULT_USER", "RABBITMQ_DEFAULT_PASS"):
-        assert re.fullmatch(rf"\$\{{{variable}:\?.+\}}", rabbitmq[variable]), rabbitmq[variable]
+@pytest.mark.parametrize(
+    ("service", "variable"),
+    [("rabbitmq", "RABBITMQ_DEFAULT_USER"), ("rabbitmq", "RABBITMQ_DEFAULT_PASS"), ("app", "FLOWER_BASIC_AUTH")],
+)
+def test_a_missing_password_stops_compose_with_a_message(service: str, variable: str) -> None:
+    environment = {name: value for where, name, value in compose_environment() if where == service}
+    assert re.fullmatch(rf"\$\{{{variable}:\?.+\}}", environment[variable]), environment[variable]
 
 
 def test_env_example_names_every_variable_and_holds_no_secret() -> None:
@@ -147,7 +159,9 @@ def test_no_env_file_is_tracked_by_git() -> None:
     assert tracked.stdout == ""
 
 
-@pytest.mark.parametrize("settings", [producer_settings, worker_settings], ids=["producer", "worker"])
+@pytest.mark.parametrize(
+    "settings", [producer_settings, worker_settings, monitor_settings], ids=["producer", "worker", "flower"]
+)
 def test_celery_speaks_json_only(settings) -> None:
     # The settings as Celery resolves them, defaults included: a serializer left
     # unset is Celery's default, which must be JSON too (Celery docs, "Security: Serializers").

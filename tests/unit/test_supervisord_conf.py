@@ -40,12 +40,32 @@ def test_the_healthcheck_asks_the_socket_supervisord_listens_on(conf: configpars
     assert str(healthcheck.SOCKET) == conf.get("unix_http_server", "file").replace("%(here)s", str(ROOT))
 
 
-@pytest.mark.parametrize("program", ["web", "worker_hello"])
-def test_every_program_logs_to_supervisords_stdout(conf: configparser.RawConfigParser, program: str) -> None:
-    section = f"program:{program}"
-    assert conf.get(section, "stdout_logfile") == "/dev/fd/1"
-    assert conf.get(section, "stdout_logfile_maxbytes") == "0"
-    assert conf.getboolean(section, "redirect_stderr")
+def programs(conf: configparser.RawConfigParser) -> list[str]:
+    return [section for section in conf.sections() if section.startswith("program:")]
+
+
+def test_the_programs_are_the_demos_three(conf: configparser.RawConfigParser) -> None:
+    assert programs(conf) == ["program:web", "program:worker_hello", "program:flower"]
+
+
+def test_every_program_logs_to_supervisords_stdout(conf: configparser.RawConfigParser) -> None:
+    for section in programs(conf):
+        assert conf.get(section, "stdout_logfile") == "/dev/fd/1", section
+        assert conf.get(section, "stdout_logfile_maxbytes") == "0", section
+        assert conf.getboolean(section, "redirect_stderr"), section
+
+
+def test_flower_listens_where_the_page_does_and_takes_its_secrets_from_elsewhere(
+    conf: configparser.RawConfigParser,
+) -> None:
+    command = conf.get("program:flower", "command")
+    # WEB_HOST: 127.0.0.1 natively, so that Flower is not on the café's Wi-Fi.
+    assert "--address=%(ENV_WEB_HOST)s --port=%(ENV_FLOWER_PORT)s" in command
+    # Its password and the management API's URL come from the environment, through
+    # monitor/flowerconfig.py: none on this command line, which `ps` shows to every user.
+    assert "--conf=monitor/flowerconfig.py" in command
+    for option in ("--basic_auth", "--basic-auth", "--broker_api", "--broker-api", "--broker=", "@"):
+        assert option not in command
 
 
 def test_worker_hello_gets_a_warm_shutdown(conf: configparser.RawConfigParser) -> None:
