@@ -2,13 +2,18 @@
 # on the Celery worker, and from step 8 on Flower. Built by `docker compose up --build`.
 FROM python:3.11.7-slim-bookworm
 
+# WEB_HOST to EXTRA_WORKERS: what supervisord.conf reads, which `make run` sets
+# natively. EXTRA_WORKERS counts the Celery workers on hello_queue besides
+# worker_hello in this container (`make run` computes it from WORKERS); with
+# Compose, add workers as containers instead: `docker compose up --scale worker=3`.
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PATH=/opt/venv/bin:$PATH \
     WEB_HOST=0.0.0.0 \
     WEB_PORT=8000 \
     WORKER_CONCURRENCY=2 \
-    FLOWER_PORT=5555
+    FLOWER_PORT=5555 \
+    EXTRA_WORKERS=0
 
 # Dependencies first, in their own layer, so that editing the code does not
 # reinstall them.

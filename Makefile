@@ -8,10 +8,14 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 # The demo's configuration: override any of these from the environment,
 # e.g. `WEB_PORT=8080 make run`. The Dockerfile sets the container's values.
 # (CELERY_BROKER_URL is read by the Python code, which defaults to a local
-# RabbitMQ; supervisord.conf needs these four.)
+# RabbitMQ; supervisord.conf needs WEB_HOST, WEB_PORT, WORKER_CONCURRENCY,
+# FLOWER_PORT, and EXTRA_WORKERS, which `run` computes from WORKERS.)
 export WEB_HOST ?= 127.0.0.1
 export WEB_PORT ?= 8000
 export WORKER_CONCURRENCY ?= 2
+# How many Celery workers consume hello_queue: worker_hello and WORKERS-1 more
+# (supervisord.conf's [program:worker]), e.g. `WORKERS=3 make run`.
+export WORKERS ?= 1
 # Flower, the monitoring UI (DEMO.md step 8).
 export FLOWER_PORT ?= 5555
 # Flower asks for a user and password: FLOWER_BASIC_AUTH ("user:password",
@@ -39,6 +43,8 @@ $(VENV)/.test-deps: requirements.txt requirements-dev.txt | $(VENV)/bin/python
 	touch $@ $(VENV)/.run-deps
 
 run: $(VENV)/.run-deps
+	@case "$$WORKERS" in ''|0*|*[!0-9]*) echo "WORKERS must be a whole number from 1 up" \
+	  "(how many Celery workers consume hello_queue), not '$$WORKERS'." >&2; exit 2;; esac
 	@$(VENV)/bin/python scripts/check_services.py
 	@mkdir -p .run
 	@test -n "$$FLOWER_BASIC_AUTH" || test -s $(FLOWER_PASSWORD_FILE) \
@@ -46,7 +52,7 @@ run: $(VENV)/.run-deps
 	@test -n "$$FLOWER_BASIC_AUTH" \
 	  || echo "Flower: http://localhost:$(FLOWER_PORT), user flower, password in $(FLOWER_PASSWORD_FILE)"
 	FLOWER_BASIC_AUTH="$${FLOWER_BASIC_AUTH:-flower:$$(cat $(FLOWER_PASSWORD_FILE))}" \
-	  exec $(VENV)/bin/supervisord -c supervisord.conf
+	  EXTRA_WORKERS=$$(($$WORKERS - 1)) exec $(VENV)/bin/supervisord -c supervisord.conf
 
 # hello_queue's depth, from the terminal: Celery's own `amqp` shell does a
 # passive queue.declare, which only asks (it never creates the queue) and

@@ -1,6 +1,8 @@
 """supervisord.conf's promises, read with the same INI parser family supervisor uses."""
 
 import configparser
+import re
+import shlex
 from pathlib import Path
 
 import pytest
@@ -44,8 +46,8 @@ def programs(conf: configparser.RawConfigParser) -> list[str]:
     return [section for section in conf.sections() if section.startswith("program:")]
 
 
-def test_the_programs_are_the_demos_three(conf: configparser.RawConfigParser) -> None:
-    assert programs(conf) == ["program:web", "program:worker_hello", "program:flower"]
+def test_the_programs_are_the_demos_four(conf: configparser.RawConfigParser) -> None:
+    assert programs(conf) == ["program:web", "program:worker_hello", "program:worker", "program:flower"]
 
 
 def test_every_program_logs_to_supervisords_stdout(conf: configparser.RawConfigParser) -> None:
@@ -68,9 +70,36 @@ def test_flower_listens_where_the_page_does_and_takes_its_secrets_from_elsewhere
         assert option not in command
 
 
-def test_worker_hello_gets_a_warm_shutdown(conf: configparser.RawConfigParser) -> None:
-    worker = "program:worker_hello"
+@pytest.mark.parametrize("program", ["worker_hello", "worker"])
+def test_every_worker_gets_a_warm_shutdown(conf: configparser.RawConfigParser, program: str) -> None:
+    worker = f"program:{program}"
     assert conf.get(worker, "stopsignal") == "TERM"
     assert conf.getint(worker, "stopwaitsecs") > 30, "stopwaitsecs must outlast the longest task (30 s)"
     assert not conf.getboolean(worker, "stopasgroup", fallback=False)
     assert "--queues hello_queue" in conf.get(worker, "command")
+
+
+def test_the_extra_workers_run_worker_hellos_command_under_names_of_their_own(
+    conf: configparser.RawConfigParser,
+) -> None:
+    hello = shlex.split(conf.get("program:worker_hello", "command"))
+    extra = shlex.split(conf.get("program:worker", "command"))
+    at = hello.index("--hostname") + 1
+    assert extra[:at] + extra[at + 1 :] == hello[:at] + hello[at + 1 :], "the same command but for the node name"
+    # One node name per process: worker_2@<host>, worker_3@<host>, ...
+    assert extra[at] == "worker_%(process_num)d@%%h"
+    assert conf.get("program:worker", "process_name") == "worker_%(process_num)d"
+    assert conf.get("program:worker", "numprocs") == "%(ENV_EXTRA_WORKERS)s"
+    assert conf.getint("program:worker", "numprocs_start") == 2, "worker_hello is the first"
+
+
+def test_the_image_and_make_run_set_every_variable_supervisord_conf_reads() -> None:
+    settings = [line for line in CONF.read_text().splitlines() if not line.startswith(";")]
+    read = set(re.findall(r"%\(ENV_(\w+)\)s", "\n".join(settings)))
+    assert "EXTRA_WORKERS" in read
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    env = re.search(r"^ENV (.*?)\n\n", dockerfile, re.S | re.M)[1]
+    assert read <= set(re.findall(r"\b([A-Z_]+)=", env)), "the Dockerfile's ENV misses one"
+    makefile = (ROOT / "Makefile").read_text()
+    for name in read:
+        assert re.search(rf"^export {name} \?=|\b{name}=\$\$", makefile, re.M), f"make run does not set {name}"
