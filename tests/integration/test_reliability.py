@@ -10,13 +10,12 @@ import signal
 import time
 
 import psutil
-import requests
 
 from tests.support import demo_doc
 from tests.support.rabbitmq import HELLO_QUEUE, Depth, VHost
 from tests.support.reliability import Row, record
 from tests.support.results import completions, states, wait_for_success
-from tests.support.stack import Stack, active_tasks, post_hello, start_task, supervisorctl
+from tests.support.stack import Stack, active_tasks, post_hello, post_hellos, start_task, supervisorctl
 
 PILE = 1000
 
@@ -25,13 +24,7 @@ def test_a_pile_up_of_1000_loses_none_and_runs_none_twice(stack: Stack, vhost: V
     try:
         assert supervisorctl("stop", "worker_hello").returncode == 0
         vhost.wait_for_consumers(0)
-        with requests.Session() as session:
-            task_ids = []
-            for number in range(PILE):
-                answer = session.post(f"{stack.web_url}/hello", json={"name": f"n{number}", "duration": 0}, timeout=5)
-                assert answer.status_code == 202, answer.text
-                task_ids.append(answer.json()["task_id"])
-        assert len(set(task_ids)) == PILE
+        task_ids = post_hellos(stack.web_url, PILE, duration=0)
         # Publisher confirms: every 202 came after RabbitMQ took the message, so
         # the count is exact at once.
         assert vhost.depth(HELLO_QUEUE) == Depth(ready=PILE, consumers=0)

@@ -103,7 +103,7 @@ class VHost:
             return None
         answer.raise_for_status()
         stats = answer.json()
-        if "messages_ready" not in stats:  # a fresh queue, not yet sampled
+        if "messages_ready" not in stats or "consumers" not in stats:  # a fresh queue, not yet sampled
             return None
         return Depth(
             ready=stats["messages_ready"], consumers=stats["consumers"], unacked=stats["messages_unacknowledged"]

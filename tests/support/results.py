@@ -1,6 +1,7 @@
 """What the worker left in Redis (the result backend), read straight from it."""
 
 import json
+from datetime import datetime
 
 import redis
 
@@ -18,10 +19,33 @@ def completions(task_ids: list[str]) -> list[int]:
     return [int(value or 0) for value in values]
 
 
-def states(task_ids: list[str]) -> list[str]:
-    """Each task's state as the worker last stored it (Celery's `celery-task-meta-<id>` keys); PENDING for none."""
+def _metas(task_ids: list[str]) -> list[dict | None]:
+    """What the worker last stored about each task (Celery's `celery-task-meta-<id>` keys); None for nothing."""
     values = _redis.mget([f"celery-task-meta-{task_id}" for task_id in task_ids])
-    return [json.loads(value)["status"] if value else "PENDING" for value in values]
+    return [json.loads(value) if value else None for value in values]
+
+
+def states(task_ids: list[str]) -> list[str]:
+    """Each task's state as the worker last stored it; PENDING for none."""
+    return [meta["status"] if meta else "PENDING" for meta in _metas(task_ids)]
+
+
+def workers(task_ids: list[str]) -> list[str | None]:
+    """The node name of the worker that ran each task (`worker_hello@<host>`, ...), as it stored
+    it with the task's state (`result_extended`); None for a task that stored nothing."""
+    return [meta and meta["worker"] for meta in _metas(task_ids)]
+
+
+def last_done(task_ids: list[str]) -> float:
+    """When the last of `task_ids` ended: the latest `date_done` the worker stored with their
+    states (Celery's result meta; an ISO 8601 time in UTC), in Unix seconds.
+
+    Raises:
+        AssertionError: one of them has stored no end yet.
+    """
+    ends = [meta and meta["date_done"] for meta in _metas(task_ids)]
+    assert None not in ends, f"{ends.count(None)} task(s) not ended yet"
+    return max(datetime.fromisoformat(end).timestamp() for end in ends)
 
 
 def wait_for_success(task_ids: list[str], timeout: float = 60) -> None:

@@ -70,6 +70,23 @@ def post_hello(web_url: str, **fields: object) -> str:
     return answer.json()["task_id"]
 
 
+def post_hellos(web_url: str, count: int, duration: float) -> list[str]:
+    """POST /hello `count` times, over one HTTP connection, for tasks of `duration` seconds
+    greeting "n0", "n1", ...; return their task ids, in order.
+
+    Raises:
+        AssertionError: an answer was not 202, or two task ids are the same.
+    """
+    with requests.Session() as session:
+        task_ids = []
+        for number in range(count):
+            answer = session.post(f"{web_url}/hello", json={"name": f"n{number}", "duration": duration}, timeout=5)
+            assert answer.status_code == 202, f"POST /hello answered {answer.status_code}: {answer.text}"
+            task_ids.append(answer.json()["task_id"])
+    assert len(set(task_ids)) == count, "task ids must be unique"
+    return task_ids
+
+
 def start_task(web_url: str, worker_log: "LoggedProcess", duration: float) -> tuple[str, int]:
     """POST /hello for a task of `duration` seconds and wait until a pool process runs it.
 
