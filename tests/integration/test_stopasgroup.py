@@ -24,7 +24,9 @@ def test_demo_step3_with_stopasgroup_the_running_task_is_cut_short(
     config = (ROOT / "supervisord.conf").read_text()
     config = config.replace("directory=%(here)s", f"directory={ROOT}")  # the code stays where it is
     head, worker = config.split("[program:worker_hello]")
-    config = head + "[program:worker_hello]" + worker.replace("killasgroup=true", "killasgroup=true\nstopasgroup=true")
+    worker, *rest = worker.split("\n[")  # worker_hello's section only, not the ones after it
+    worker = worker.replace("killasgroup=true", "killasgroup=true\nstopasgroup=true")
+    config = "\n[".join([head + "[program:worker_hello]" + worker, *rest])
     assert config.count("\nstopasgroup=true\n") == 1
     (tmp_path / ".run").mkdir()
     (tmp_path / "supervisord.conf").write_text(config)
@@ -34,6 +36,7 @@ def test_demo_step3_with_stopasgroup_the_running_task_is_cut_short(
         "WEB_HOST": "127.0.0.1",
         "WEB_PORT": str(port),
         "WORKER_CONCURRENCY": "2",
+        "EXTRA_WORKERS": "0",  # what `make run` computes from WORKERS=1
         "CELERY_BROKER_URL": vhost.broker_url,
         # Flower runs too (without them supervisord would not read its config).
         "FLOWER_PORT": str(free_port()),
