@@ -29,7 +29,7 @@ FLOWER_PASSWORD_FILE := .run/flower-password
 # download needs the internet; Debian's chromium package does not.
 export CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run queue healthcheck test test-tools bench lint requirements clean
+.PHONY: run queue healthcheck test test-tools bench bench-tools lint requirements clean
 
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
@@ -68,24 +68,29 @@ healthcheck: $(VENV)/.run-deps
 test: $(VENV)/.test-deps test-tools
 	$(VENV)/bin/pytest
 
+# Installs the Debian packages that the shell code $(1) prints (the missing ones
+# only) where we may: as root, with apt-get. Elsewhere it does nothing, and the
+# check after it says what to install.
+apt-install = missing="$(1)"; [ -z "$$missing" ] || ! command -v apt-get >/dev/null || [ "$$(id -u)" != 0 ] \
+	  || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; }
+
 # The tests drive Chromium (the browser tests) and socat (a proxy in front of
 # RabbitMQ that a test can cut, since the machine's RabbitMQ must not be stopped).
-# Installs Debian's packages where they are missing and we may (root, apt-get);
-# elsewhere, says what to do.
 test-tools:
-	@missing="$$(test -x "$(CHROMIUM)" || echo chromium)$$(command -v socat >/dev/null || echo ' socat')"; \
-	  [ -z "$$missing" ] || ! command -v apt-get >/dev/null || [ "$$(id -u)" != 0 ] \
-	  || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; }
+	@$(call apt-install,$$(test -x "$(CHROMIUM)" || echo chromium)$$(command -v socat >/dev/null || echo ' socat'))
 	@test -x "$(CHROMIUM)" || { echo "The browser tests need Chromium at $(CHROMIUM): install Debian's" \
 	  "chromium package, or set CHROMIUM to a Chromium or Chrome executable." >&2; exit 1; }
 	@command -v socat >/dev/null || { echo "The broker-trouble tests need socat: install your system's socat package." >&2; exit 1; }
 
-# Figures, not pass/fail: POST latency while the worker is busy, a pile-up of
-# 1,000 tasks and its drain, and how late the page shows a task's new state,
-# measured on this machine.
-bench: $(VENV)/.test-deps test-tools
-	$(VENV)/bin/python -m bench.pile_up
-	$(VENV)/bin/python -m bench.page_delay
+# Figures, not pass/fail: requests/s, messages/s, the drain, latency and
+# start-up of the demo on this machine, printed and written to BENCHMARKS.md
+# (bench/). wrk, the HTTP load generator, is Debian's package.
+bench: $(VENV)/.test-deps bench-tools
+	$(VENV)/bin/python -m bench
+
+bench-tools:
+	@$(call apt-install,$$(command -v wrk >/dev/null || echo wrk))
+	@command -v wrk >/dev/null || { echo "make bench needs wrk: install your system's wrk package." >&2; exit 1; }
 
 lint: $(VENV)/.test-deps
 	$(VENV)/bin/ruff check .

@@ -29,7 +29,7 @@ from tests.support.rabbitmq import HELLO_QUEUE, VHost
 from tests.support.reliability import Row, record
 from tests.support.security_headers import SECURITY_HEADERS
 
-# Generated requests per route (7 routes): about 4 s in all on a 2-core machine.
+# Generated requests per route (8 routes): about 4 s in all on a 2-core machine.
 EXAMPLES_PER_ROUTE = 150
 
 SETTINGS = settings(
@@ -53,7 +53,7 @@ METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", 
 FIELDS = ["name", "duration", "greeting", "fail_times"]
 # A task id as Celery issues it: a UUID, lowercase, with hyphens.
 CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-KNOWN_FIRST_SEGMENTS = {"", "hello", "tasks", "status", "static"}
+KNOWN_FIRST_SEGMENTS = {"", "hello", "tasks", "status", "static", "noop"}
 STATIC_FILES = {"page.js": "text/javascript", "page.css": "text/css"}
 
 
@@ -196,6 +196,7 @@ PROBES = {
     "/": probes("/", st.just("/"), "GET"),
     "/hello": probes("/hello", st.just("/hello"), "POST"),
     "/hello/blocking": probes("/hello/blocking", st.just("/hello/blocking"), "POST"),
+    "/noop": probes("/noop", st.just("/noop"), "POST"),
     "/tasks/<id>": probes("/tasks/<id>", task_ids.map(lambda id_: "/tasks/" + quote(id_, safe="")), "GET"),
     "/status": probes("/status", st.just("/status"), "GET"),
     "/static/<file>": probes("/static/<file>", static_names.map(lambda name: "/static/" + quote(name, safe="")), "GET"),
@@ -251,7 +252,7 @@ def expected_statuses(probe: Probe) -> set[int]:
         return {200}
     if probe.route == "/tasks/<id>":
         return {404} if CANONICAL_UUID.fullmatch(segment) else {400}
-    return {200}  # GET / and GET /status
+    return {200}  # GET /, GET /status, and POST /noop, which reads no body
 
 
 def check_answer(probe: Probe, answer) -> dict | None:

@@ -55,6 +55,7 @@ def forget(app: Flask, answer) -> None:
         ("DELETE", "/hello", None, None, 405),
         ("POST", "/hello", "x" * (MAX_CONTENT_LENGTH + 1), "text/plain", 413),
         ("POST", "/hello/blocking", "name=Ada", "text/plain", 415),
+        ("POST", "/noop", None, None, 200),
         ("GET", "/boom", None, None, 500),
     ],
 )

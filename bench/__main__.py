@@ -1,0 +1,85 @@
+"""`make bench` (`python -m bench`): measure the demo on this machine, print the figures
+and write them to BENCHMARKS.md. `python -m bench http latency` runs only the sections
+named (http, enqueue, drain, latency, startup) and only prints.
+
+A benchmark, not a test: it asserts no timing. It needs what `make test` needs
+(RabbitMQ with its management API, Redis) and wrk. It works in a RabbitMQ vhost
+of its own, deleted at the end even when a section fails.
+"""
+
+import datetime
+import os
+import sys
+from pathlib import Path
+
+from bench import drain, enqueue, http, latency, startup
+from bench.context import Bench
+from bench.report import machine_facts, render
+from tests.support.rabbitmq import VHost, sweep_stale
+
+OUTPUT = Path(__file__).resolve().parents[1] / "BENCHMARKS.md"
+VHOST_PREFIX = "hello-queue-bench"
+# The order they run in: those that need no stack, or the one stack, first; the
+# start-up section, which starts its own, last. BENCHMARKS.md numbers them by topic.
+SECTIONS = [enqueue, http, latency, drain, startup]
+
+COSTS = "What the demo's safety settings cost, and why it keeps them"
+INTRO = """\
+# Benchmarks
+
+Figures measured on one machine by `make bench`, which wrote this file. Rerun it
+on yours: the figures that matter are the ratios, which depend less on the
+machine than the absolute numbers do.
+
+How to read the tables: every figure was measured in {runs} runs, and a cell
+shows min / **median** / max over those runs. A column "× something" divides a
+row's figure by that baseline row's, run by run, both measured in the same run
+of `make bench` on the same machine. A benchmark on a laptop is noisy: another
+program using the CPUs moves every figure, so compare rows of one table rather
+than tables of two machines.
+
+`make bench` needs the same RabbitMQ (with its management plugin) and Redis as
+`make test`, and wrk (it installs Debian's package where it may). It runs the
+demo in a RabbitMQ vhost of its own and takes a few minutes.
+"""
+
+
+def main(names: list[str]) -> None:
+    """Run the sections `names` (all when empty), then print the document; write it to
+    BENCHMARKS.md when all ran.
+
+    Raises:
+        SystemExit: a name is not a section's.
+    """
+    known = {section.__name__.removeprefix("bench."): section for section in SECTIONS}
+    if unknown := set(names) - set(known):
+        raise SystemExit(f"no such section: {', '.join(sorted(unknown))} (sections: {', '.join(known)})")
+    chosen = [section for name, section in known.items() if not names or name in names]
+    # Celery prefers this variable to any broker_url it is given (as tests/conftest.py
+    # notes): every Celery object here must use the run's own vhost.
+    os.environ.pop("CELERY_BROKER_URL", None)
+    started = datetime.datetime.now(datetime.UTC)
+    sweep_stale(VHOST_PREFIX)
+    vhost = VHost(VHOST_PREFIX)
+    vhost.create()
+    bench = Bench(vhost)
+    try:
+        sections = [section.measure(bench) for section in chosen]
+    finally:
+        try:
+            bench.stop_stack()
+        finally:
+            vhost.delete()
+    sections.sort(key=lambda section: int(section.title.split(".")[0]))
+    facts = "\n".join(f"- {fact}" for fact in machine_facts(started))
+    parts = [INTRO.format(runs=bench.runs), "## The machine", facts, *map(render, sections)]
+    if costs := [cost for section in sections for cost in section.costs]:
+        parts += [f"## {COSTS}", "\n".join(f"- {cost}" for cost in costs)]
+    document = "\n\n".join(parts) + "\n"
+    print(document)
+    if not names:
+        OUTPUT.write_text(document)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

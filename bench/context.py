@@ -1,0 +1,68 @@
+"""What every section of `make bench` is handed: the run's RabbitMQ vhost, the demo's stack, progress output."""
+
+import sys
+
+from tests.support.rabbitmq import VHost
+from tests.support.stack import LoggedProcess, Stack, free_port
+
+# Every figure is measured this many times (min / median / max over the runs).
+RUNS = 3
+
+
+class Bench:
+    """One `make bench` run.
+
+    Args:
+        vhost: the run's own RabbitMQ vhost (created by the caller, deleted at the end):
+            the benchmark never touches another vhost's queues.
+
+    Attributes:
+        runs: how many times each section measures each figure.
+    """
+
+    def __init__(self, vhost: VHost) -> None:
+        self.vhost = vhost
+        self.runs = RUNS
+        self._stack: Stack | None = None
+
+    def stack(self) -> Stack:
+        """The demo as `make run` starts it (web and worker_hello, worker_hello consuming
+        hello_queue), in this run's vhost; started on first use, then shared by the sections.
+
+        Raises:
+            AssertionError: it did not come up (its log is in the message).
+        """
+        if self._stack is None:
+            self.log("starting the demo (make run)")
+            stack = Stack("bench", {"WEB_PORT": str(free_port()), "CELERY_BROKER_URL": self.vhost.broker_url})
+            try:
+                stack.start(("web", "worker_hello"))
+                self.vhost.wait_for_consumers(1)
+            except BaseException:
+                stack.kill()
+                raise
+            self._stack = stack
+        return self._stack
+
+    def stop_stack(self) -> None:
+        """Stop the shared stack, if it runs: for a section that needs the checkout (and
+        hello_queue) to itself. A process it leaves behind is killed."""
+        if self._stack is not None:
+            stack, self._stack = self._stack, None
+            stop(stack)
+
+    def log(self, message: str) -> None:
+        """Say what is being measured, on stderr: a run takes minutes."""
+        print(f"bench: {message}", file=sys.stderr, flush=True)
+
+
+def stop(process: LoggedProcess) -> None:
+    """Stop `process` with SIGTERM (supervisord and Celery then stop their children) and wait
+    for it; SIGKILL whatever it leaves behind, or everything if it does not stop in time."""
+    try:
+        alive = process.stop()
+    except BaseException:
+        process.kill()
+        raise
+    if alive:
+        process.kill()
