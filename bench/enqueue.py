@@ -185,9 +185,9 @@ def explain(section: Section) -> None:
     section.costs = [
         "**Publisher confirms of persistent messages** (`confirm_publish` in app/celery_app.py; Celery sends"
         f" persistent messages by default, to a durable hello_queue): {confirm_cost:.2f} ms per `POST /hello`"
-        " (section 2), most of what separates it from the no-op route (section 1). Kept because a 202 then means"
-        " that RabbitMQ has the message on disk: without the confirm, a message RabbitMQ failed to take would"
-        " vanish without an error, and a transient message would be lost when RabbitMQ restarts.",
+        " (section 2), a large part of what separates it from the no-op route (section 1). Kept because a 202"
+        " then means that RabbitMQ has the message on disk: without the confirm, a message RabbitMQ failed to"
+        " take would vanish without an error, and a transient message would be lost when RabbitMQ restarts.",
         f"**The task id noted in Redis before the message is sent** (app/issued_tasks.py): {ms[REDIS_NOTE]:.2f}"
         " ms per `POST /hello`, and a round trip before the message leaves (section 4). Kept because Celery"
         " answers PENDING for any id, issued or not: without the note, `GET /tasks/<id>` could not answer 404 to an"

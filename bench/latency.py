@@ -4,7 +4,8 @@ The worker says when it received and started each task through Celery's events
 (`task-received`, `task-started`), stamped with its own clock: the same machine's
 clock as this process's (Celery docs, "Monitoring and Management Guide":
 real-time processing). The demo's worker sends no task events unless told to,
-so this section turns them on (`celery control enable_events`) and off again.
+so this section turns them on (`celery control enable_events`), and off again
+unless they were on already.
 """
 
 import http.client
@@ -143,8 +144,10 @@ def measure(bench: Bench) -> Section:
     stack = bench.stack()
     celery = Celery("bench-latency", broker=bench.vhost.broker_url)
     producer = celery_producer(bench.vhost.broker_url, confirm=True)  # the web app's settings
+    # Each reply: {worker name: {"ok": "task events enabled"}}, or "... already enabled".
     replies = celery.control.enable_events(reply=True, timeout=5, limit=1)
     assert replies, "worker_hello did not answer `enable_events`"
+    were_on = any("already" in answer.get("ok", "") for reply in replies for answer in reply.values())
     figures: dict[str, dict[str, list[float]]] = {key: {"p50": [], "p99": []} for key in ROWS}
     try:
         with Events(celery) as events:
@@ -155,7 +158,8 @@ def measure(bench: Bench) -> Section:
                     figures[key]["p50"].append(statistics.median(delays))
                     figures[key]["p99"].append(percentile(delays, 99))
     finally:
-        celery.control.disable_events()
+        if not were_on:
+            celery.control.disable_events()
     section = Section(
         title="4. Latency: from POST /hello to the task running",
         intro=(

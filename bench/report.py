@@ -9,6 +9,7 @@ that both were measured on the same machine, in the same minute.
 import datetime
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 from dataclasses import dataclass, field
@@ -42,7 +43,8 @@ class Section:
     """One section of BENCHMARKS.md: a table and what a learner should take from it.
 
     Args:
-        title: its heading, "1. HTTP" ...
+        title: its heading, which starts with its number: "1. HTTP: ..."; BENCHMARKS.md
+            shows the sections in that order.
         intro: one sentence on what was measured, and how (Markdown).
         metrics: the table's columns of figures.
         rows: the table's lines.
@@ -126,30 +128,33 @@ def render(section: Section) -> str:
     return "\n\n".join(parts)
 
 
-def machine_facts(started: datetime.datetime) -> list[str]:
+def machine_facts(started: datetime.datetime, load_before: tuple[float, float, float]) -> list[str]:
     """What the figures depend on, one Markdown list item each: date, CPUs, load, versions.
 
     Args:
         started: when the benchmark started (UTC); the time it took is counted up to now.
+        load_before: `os.getloadavg()` at the start: how busy other programs kept the
+            CPUs (about the CPU count or more: expect noisy figures).
 
     RabbitMQ's version comes from its management API (`GET /api/overview`), Redis's
     from `INFO server`, the libraries' from their installed distributions.
     """
-
-    def version(distribution: str) -> str:
-        return metadata.version(distribution)
-
+    version = metadata.version
     took = datetime.datetime.now(datetime.UTC) - started
     overview = requests.get(
         f"{rabbitmq.MANAGEMENT_URL}/api/overview", auth=(rabbitmq.USER, rabbitmq.PASSWORD), timeout=10
     ).json()
     redis_url = os.environ.get("CELERY_RESULT_BACKEND", "redis://localhost:6379/0")
     redis_version = redis.Redis.from_url(redis_url).info("server")["redis_version"]
-    wrk = subprocess.run(["wrk", "--version"], capture_output=True, text=True).stdout.split(" [")[0]
-    load = " / ".join(f"{value:.2f}" for value in os.getloadavg())
+    wrk = "no wrk"
+    if shutil.which("wrk"):  # `wrk --version` prints "wrk debian/4.1.0-3+b2 [epoll] Copyright ..."
+        wrk = subprocess.run(["wrk", "--version"], capture_output=True, text=True).stdout.split(" [")[0]
+    load = " at the start, ".join(
+        " / ".join(f"{value:.2f}" for value in loads) for loads in (load_before, os.getloadavg())
+    )
     return [
         f"Date: {started:%Y-%m-%d %H:%M} UTC; the run took {took.total_seconds() / 60:.1f} min",
-        f"CPUs: {os.cpu_count()} ({cpu_model()}); load average at the end (1 / 5 / 15 min): {load}",
+        f"CPUs: {os.cpu_count()} ({cpu_model()}); load average (1 / 5 / 15 min) {load} at the end",
         f"Python {platform.python_version()}, Celery {version('celery')}, kombu {version('kombu')},"
         f" Flask {version('flask')}, gunicorn {version('gunicorn')}",
         f"RabbitMQ {overview['rabbitmq_version']} (Erlang {overview['erlang_version']}), Redis {redis_version}, {wrk}",
