@@ -179,7 +179,7 @@ def explain(section: Section) -> None:
         " subscribes to each task's result channel. Publisher confirms cost"
         f" {confirm_cost:.2f} ms a message, {transient_cost:.2f} ms of which for a transient message: the rest"
         " is RabbitMQ writing a persistent message to disk before it confirms. `POST /hello` pays both on"
-        " purpose: its 202 then means that the message is safe in RabbitMQ. Noting the task id in Redis costs"
+        " purpose, so that its 202 means that the message is safe in RabbitMQ; noting the task id in Redis costs"
         f" {ms[REDIS_NOTE]:.2f} ms."
     )
     section.costs = [
