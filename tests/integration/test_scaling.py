@@ -2,8 +2,8 @@
 RabbitMQ shows as three consumers, and which drain a pile-up about three times as
 fast as worker_hello alone.
 
-One stack of its own, with WORKERS=3 (`checkout_free`), for all of it. The DEMO.md
-tests at the end skip while DEMO.md has no such block yet.
+One stack of its own, with WORKERS=3 (`checkout_free`), for all of it, DEMO.md step 8's
+claims about more workers included.
 
 The drains are timed with the workers running, told by Celery's remote control to
 stop and start consuming, rather than stopped and started by supervisord: starting
@@ -138,27 +138,20 @@ def test_three_workers_are_three_consumers_in_rabbitmqs_ui(scaled: Stack, vhost:
     )
 
 
-def demo_commands(key: str) -> list[demo_doc.Command]:
-    """The commands of DEMO.md block `key`; the test skips while DEMO.md has no such block."""
-    if key not in demo_doc.blocks():
-        pytest.skip(f"DEMO.md has no block {key} yet (its text is in /work/notes/scaling-demo.md)")
-    return demo_doc.commands(key)
-
-
 def test_demo_step8_status_lists_the_three_workers(scaled: Stack) -> None:
-    (status,) = demo_commands("step8-scale-status")
+    (status,) = demo_doc.commands("step8-scale-status")
     lines = scaled.run_demo_command(status.command)
     demo_doc.assert_lines_match(lines, status.expected, "DEMO.md step8-scale-status")
 
 
 def test_demo_step8_queue_shows_three_consumers(scaled: Stack, vhost: VHost) -> None:
-    (queue,) = demo_commands("step8-scale-queue")
+    (queue,) = demo_doc.commands("step8-scale-queue")
     vhost.wait_for_consumers(WORKERS)
     demo_doc.assert_lines_match(scaled.run_demo_command(queue.command), queue.expected, "DEMO.md step8-scale-queue")
 
 
 def test_demo_step8_stop_and_start_the_extra_workers(scaled: Stack, vhost: VHost) -> None:
-    stop, start = demo_commands("step8-scale-stop-start")
+    stop, start = demo_doc.commands("step8-scale-stop-start")
     # supervisord stops and starts a group's programs all at once, and reports each as it
     # is done: in either order.
     lines = scaled.run_demo_command(stop.command)
