@@ -12,7 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-from bench import drain, enqueue, http, latency, startup
+from bench import drain, enqueue, http, latency, startup, targets
 from bench.context import Bench
 from bench.report import machine_facts, render
 from tests.support.rabbitmq import VHost, sweep_stale
@@ -75,6 +75,8 @@ def main(names: list[str]) -> None:
     sections.sort(key=lambda section: int(section.title.split(".")[0]))
     facts = "\n".join(f"- {fact}" for fact in machine_facts(started, load_before))
     parts = [INTRO.format(runs=bench.runs), "## The machine", facts, *map(render, sections)]
+    if not names:  # every section ran: the targets can be read
+        parts.append(targets.render(sections))
     if costs := [cost for section in sections for cost in section.costs]:
         parts += [f"## {COSTS}", "\n".join(f"- {cost}" for cost in costs)]
     document = "\n\n".join(parts) + "\n"
