@@ -3,7 +3,7 @@
 import sys
 
 from tests.support.rabbitmq import VHost
-from tests.support.stack import LoggedProcess, Stack, free_port
+from tests.support.stack import LoggedProcess, Stack, start_demo
 
 # Every figure is measured this many times (min / median / max over the runs).
 RUNS = 3
@@ -34,14 +34,7 @@ class Bench:
         """
         if self._stack is None:
             self.log("starting the demo (make run)")
-            stack = Stack("bench", {"WEB_PORT": str(free_port()), "CELERY_BROKER_URL": self.vhost.broker_url})
-            try:
-                stack.start(("web", "worker_hello"))
-                self.vhost.wait_for_consumers(1)
-            except BaseException:
-                stack.kill()
-                raise
-            self._stack = stack
+            self._stack = start_demo("bench", self.vhost, ("web", "worker_hello"))
         return self._stack
 
     def stop_stack(self) -> None:

@@ -7,7 +7,7 @@ import pytest
 
 from tests.support.poll import wait_until
 from tests.support.rabbitmq import HELLO_QUEUE, Depth, VHost, sweep_stale, unreachable_reason
-from tests.support.stack import Stack, active_tasks, free_port
+from tests.support.stack import Stack, active_tasks, start_demo
 
 PROGRAMS = ("web", "worker_hello", "flower")
 
@@ -42,15 +42,7 @@ class SharedStack:
     def get(self) -> Stack:
         """The running stack; started first if need be."""
         if self.stack is None:
-            env = {"WEB_PORT": str(free_port()), "CELERY_BROKER_URL": self.vhost.broker_url}
-            demo = Stack("stack", env)
-            try:
-                demo.start(PROGRAMS)
-                self.vhost.wait_for_consumers(1)
-            except BaseException:
-                demo.kill()
-                raise
-            self.stack = demo
+            self.stack = start_demo("stack", self.vhost, PROGRAMS)
         return self.stack
 
     def stop(self) -> None:

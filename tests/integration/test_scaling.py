@@ -24,7 +24,7 @@ from tests.support import demo_doc
 from tests.support.poll import wait_until
 from tests.support.rabbitmq import HELLO_QUEUE, Depth, VHost
 from tests.support.results import completions, last_done, wait_for_success, workers
-from tests.support.stack import LoggedProcess, Stack, free_port, post_hellos
+from tests.support.stack import LoggedProcess, Stack, free_port, post_hellos, start_demo
 
 WORKERS = 3
 # Their names in supervisord: worker_hello, and [program:worker]'s two, in its group "worker".
@@ -45,19 +45,8 @@ CONCURRENCY = 3
 @pytest.fixture(scope="module")
 def scaled(vhost: VHost, checkout_free: None) -> Iterator[Stack]:
     """`WORKERS=3 make run`: web and the three workers RUNNING, three consumers on hello_queue."""
-    env = {
-        "WEB_PORT": str(free_port()),
-        "CELERY_BROKER_URL": vhost.broker_url,
-        "WORKERS": str(WORKERS),
-        "WORKER_CONCURRENCY": str(CONCURRENCY),
-    }
-    demo = Stack("scaling", env)
-    try:
-        demo.start(("web", *PROGRAMS))
-        vhost.wait_for_consumers(WORKERS)
-    except BaseException:
-        demo.kill()
-        raise
+    env = {"WORKERS": str(WORKERS), "WORKER_CONCURRENCY": str(CONCURRENCY)}
+    demo = start_demo("scaling", vhost, ("web", *PROGRAMS), env, consumers=WORKERS)
     yield demo
     demo.stop_cleanly()
 

@@ -17,6 +17,7 @@ from celery import Celery
 from supervisor.xmlrpc import SupervisorTransport
 
 from tests.support.poll import wait_until
+from tests.support.rabbitmq import VHost
 
 ROOT = Path(__file__).resolve().parents[2]
 SOCKET = ROOT / ".run" / "supervisor.sock"
@@ -356,3 +357,26 @@ class Stack(LoggedProcess):
             return self.state(program) == state
 
         wait_until(reached, timeout, f"supervisord to report {program} {state}")
+
+
+def start_demo(
+    name: str, vhost: VHost, programs: tuple[str, ...], env: dict[str, str] | None = None, consumers: int = 1
+) -> Stack:
+    """`make run` on a free port, its broker `vhost`: wait until `programs` are RUNNING, the page
+    answers and `consumers` workers consume hello_queue (`Stack.start`, `VHost.wait_for_consumers`).
+
+    Args:
+        name: names its log in test-artifacts/.
+        env: more variables for `make run` (WORKERS, WORKER_CONCURRENCY, ...).
+
+    Raises:
+        AssertionError: it did not come up; everything it started is killed first.
+    """
+    demo = Stack(name, {"WEB_PORT": str(free_port()), "CELERY_BROKER_URL": vhost.broker_url, **(env or {})})
+    try:
+        demo.start(programs)
+        vhost.wait_for_consumers(consumers)
+    except BaseException:
+        demo.kill()
+        raise
+    return demo
