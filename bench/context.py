@@ -3,7 +3,7 @@
 import sys
 
 from tests.support.rabbitmq import VHost
-from tests.support.stack import LoggedProcess, Stack, start_demo
+from tests.support.stack import Stack, start_demo
 
 # Every figure is measured this many times (min / median / max over the runs).
 RUNS = 3
@@ -42,20 +42,8 @@ class Bench:
         hello_queue) to itself. A process it leaves behind is killed."""
         if self._stack is not None:
             stack, self._stack = self._stack, None
-            stop(stack)
+            stack.stop_or_kill()
 
     def log(self, message: str) -> None:
         """Say what is being measured, on stderr: a run takes minutes."""
         print(f"bench: {message}", file=sys.stderr, flush=True)
-
-
-def stop(process: LoggedProcess) -> None:
-    """Stop `process` with SIGTERM (supervisord and Celery then stop their children) and wait
-    for it; SIGKILL whatever it leaves behind, or everything if it does not stop in time."""
-    try:
-        alive = process.stop()
-    except BaseException:
-        process.kill()
-        raise
-    if alive:
-        process.kill()

@@ -32,8 +32,8 @@ import redis
 from celery import Celery
 from kombu import Connection
 
-from app.celery_app import producer_settings
 from bench.context import Bench
+from bench.enqueue import celery_producer
 from bench.report import Metric, Row, Section, number
 from tests.support.poll import wait_until
 from tests.support.rabbitmq import HELLO_QUEUE, VHost
@@ -82,14 +82,6 @@ class Cell:
             *("--pool", self.pool, *concurrency, "--prefetch-multiplier", str(self.prefetch_multiplier)),
             *("--without-mingle", "--without-gossip", "--loglevel", "WARNING"),
         ]
-
-
-def producer(broker_url: str) -> Celery:
-    """The web app's producer Celery object, on `broker_url`, without publisher confirms:
-    the pile is not what is measured, and confirms would triple its time."""
-    app = Celery("bench-producer")
-    app.conf.update({**producer_settings(), "broker_url": broker_url, "broker_transport_options": {}})
-    return app
 
 
 def pile_up(app: Celery, count: int) -> list[str]:
@@ -247,7 +239,8 @@ def measure(bench: Bench) -> Section:
     The table's workers and the baseline consume hello_queue while worker_hello
     is stopped; worker_hello runs again at the end.
     """
-    app = producer(bench.vhost.broker_url)
+    # No publisher confirms: the pile is not what is measured, and confirms would triple its time.
+    app = celery_producer(bench.vhost.broker_url, confirm=False)
     bench.stack()
     section = Section(
         title="3. Drain",

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from amqp.exceptions import NotFound
 from kombu import Connection
 
-from bench.context import Bench, stop
+from bench.context import Bench
 from bench.report import Metric, Row, Section
 from tests.support.poll import wait_until
 from tests.support.rabbitmq import HELLO_QUEUE
@@ -72,7 +72,7 @@ def watch(checks: dict[str, Callable[[], bool]], started: float, timeout: float 
 
 def stopped(process: LoggedProcess, consumers: Consumers) -> None:
     """Stop `process` and wait until its consumer is gone from hello_queue."""
-    stop(process)
+    process.stop_or_kill()
     wait_until(lambda: consumers() == 0, 30, "no consumer on hello_queue")
 
 

@@ -215,6 +215,22 @@ class LoggedProcess:
         _, alive = psutil.wait_procs(tree, timeout=5)
         return alive
 
+    def stop_or_kill(self) -> list[psutil.Process]:
+        """`stop()` with SIGTERM, then SIGKILL whatever it left behind, or everything if it
+        did not stop in time (the exception is raised again then).
+
+        Returns:
+            The processes that outlived SIGTERM and had to be killed; empty after a clean stop.
+        """
+        try:
+            alive = self.stop()
+        except BaseException:
+            self.kill()
+            raise
+        if alive:
+            self.kill()
+        return alive
+
     def kill(self) -> None:
         """Last resort after a failed test: SIGKILL everything the program started.
 
@@ -284,13 +300,8 @@ class Stack(LoggedProcess):
         Raises:
             AssertionError: processes were left behind (they are then killed).
         """
-        try:
-            alive = self.stop()
-        except BaseException:
-            self.kill()
-            raise
+        alive = self.stop_or_kill()
         if alive:
-            self.kill()
             raise AssertionError(f"SIGTERM to make run left processes behind: {alive}")
 
     def _socket_answers(self) -> bool:
