@@ -29,7 +29,7 @@ FLOWER_PASSWORD_FILE := .run/flower-password
 # download needs the internet; Debian's chromium package does not.
 export CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run queue healthcheck test test-tools bench bench-tools lint requirements clean
+.PHONY: run queue healthcheck test test-tools bench bench-tools figures lint requirements clean
 
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
@@ -83,14 +83,24 @@ test-tools:
 	@command -v socat >/dev/null || { echo "The broker-trouble tests need socat: install your system's socat package." >&2; exit 1; }
 
 # Figures, not pass/fail: requests/s, messages/s, the drain, latency and
-# start-up of the demo on this machine, printed and written to BENCHMARKS.md
-# (bench/). wrk, the HTTP load generator, is Debian's package.
+# start-up of the demo on this machine, printed and written to
+# measured/BENCHMARKS.md (bench/). wrk, the HTTP load generator, is Debian's package.
 bench: $(VENV)/.test-deps bench-tools
 	$(VENV)/bin/python -m bench
 
 bench-tools:
 	@$(call apt-install,$$(command -v wrk >/dev/null || echo wrk))
 	@command -v wrk >/dev/null || { echo "make bench needs wrk: install your system's wrk package." >&2; exit 1; }
+
+# For maintainers, on purpose: copy the figures of the last `make test` (each
+# passing scenario's row, kept in measured/reliability/) into RELIABILITY.md's
+# table, and those of the last `make bench` (measured/BENCHMARKS.md) into
+# BENCHMARKS.md. `make test` and `make bench` never write tracked files
+# themselves: a modified tracked file makes a learner's `git checkout` of a step fail.
+figures: $(VENV)/.run-deps
+	$(VENV)/bin/python -m tests.support.reliability
+	@if test -f measured/BENCHMARKS.md; then cp measured/BENCHMARKS.md BENCHMARKS.md \
+	  && echo "BENCHMARKS.md: from the last make bench."; else echo "No measured/BENCHMARKS.md: run make bench first." >&2; fi
 
 lint: $(VENV)/.test-deps
 	$(VENV)/bin/ruff check .
@@ -105,4 +115,4 @@ requirements:
 	$(VENV)/bin/pip-compile --quiet --strip-extras --no-emit-index-url --no-emit-find-links -o requirements-dev.txt requirements-dev.in
 
 clean:
-	rm -rf $(VENV) .run test-artifacts
+	rm -rf $(VENV) .run test-artifacts measured

@@ -1,6 +1,7 @@
 """`make bench` (`python -m bench`): measure the demo on this machine, print the figures
-and write them to BENCHMARKS.md. `python -m bench http latency` runs only the sections
-named (http, enqueue, drain, latency, startup) and only prints.
+and write them to measured/BENCHMARKS.md (`make figures` copies that to BENCHMARKS.md).
+`python -m bench http latency` runs only the sections named (http, enqueue, drain,
+latency, startup) and only prints.
 
 A benchmark, not a test: it asserts no timing. It needs what `make test` needs
 (RabbitMQ with its management API, Redis) and wrk. It works in a RabbitMQ vhost
@@ -17,7 +18,10 @@ from bench.context import Bench
 from bench.report import machine_facts, render
 from tests.support.rabbitmq import VHost, sweep_stale
 
-OUTPUT = Path(__file__).resolve().parents[1] / "BENCHMARKS.md"
+# Under measured/ (git-ignored), not BENCHMARKS.md itself: a tracked file changed by
+# `make bench` would make a learner's next `git checkout` of a step fail. A maintainer
+# copies it in on purpose with `make figures`.
+OUTPUT = Path(__file__).resolve().parents[1] / "measured" / "BENCHMARKS.md"
 VHOST_PREFIX = "hello-queue-bench"
 # The order they run in: those that need no stack, or the one stack, first; the
 # start-up section, which starts its own, last. BENCHMARKS.md numbers them by topic.
@@ -27,9 +31,10 @@ COSTS = "What the demo's safety settings cost, and why it keeps them"
 INTRO = """\
 # Benchmarks
 
-Figures measured on one machine by `make bench`, which wrote this file. Rerun it
-on yours: the figures that matter are the ratios, which depend less on the
-machine than the absolute numbers do.
+Figures measured on one machine by `make bench`, and copied into this file by
+`make figures`. Rerun it on yours (it writes `measured/BENCHMARKS.md`, and
+leaves this file alone): the figures that matter are the ratios, which depend
+less on the machine than the absolute numbers do.
 
 How to read the tables: every figure was measured in {runs} runs, and a cell
 shows min / **median** / max over those runs. A column "× something" divides a
@@ -42,13 +47,13 @@ than tables of two machines.
 `make test`, and wrk (it installs Debian's package where it may). It runs the
 demo in a RabbitMQ vhost of its own and takes under 10 minutes.
 `.venv/bin/python -m bench http latency` reruns only the sections named
-(http, enqueue, drain, latency, startup), and prints without writing this file.
+(http, enqueue, drain, latency, startup), and prints without writing anything.
 """
 
 
 def main(names: list[str]) -> None:
     """Run the sections `names` (all when empty), then print the document; write it to
-    BENCHMARKS.md when all ran.
+    measured/BENCHMARKS.md when all ran.
 
     Raises:
         SystemExit: a name is not a section's.
@@ -82,7 +87,9 @@ def main(names: list[str]) -> None:
     document = "\n\n".join(parts) + "\n"
     print(document)
     if not names:
+        OUTPUT.parent.mkdir(exist_ok=True)
         OUTPUT.write_text(document)
+        print(f"Written to {OUTPUT.relative_to(OUTPUT.parents[1])}; `make figures` copies it to BENCHMARKS.md.")
 
 
 if __name__ == "__main__":

@@ -1,16 +1,26 @@
-"""RELIABILITY.md's table, written by the test run itself: each scenario's test records
+"""RELIABILITY.md's table, from the test run's own counts: each scenario's test records
 its row, with the counts it measured, once its assertions have passed.
 
-The table sits between two HTML comments in RELIABILITY.md; a test replaces its own
-row (by key) and leaves the others as the last run that passed them wrote them.
+A test run writes its rows under measured/reliability/ (git-ignored), never into
+RELIABILITY.md itself: a tracked file changed by `make test` would make a learner's
+next `git checkout` of a step fail ("Your local changes ... would be overwritten").
+A maintainer copies the rows in on purpose with `make figures`, which runs
+`python -m tests.support.reliability`.
+
+The table sits between two HTML comments in RELIABILITY.md; each recorded row
+replaces the row of its key, and the others stay as the last copy wrote them.
 """
 
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-RELIABILITY = Path(__file__).resolve().parents[2] / "RELIABILITY.md"
-BEGIN = "<!-- table: written by the test run (tests/support/reliability.py); do not edit by hand -->"
+ROOT = Path(__file__).resolve().parents[2]
+RELIABILITY = ROOT / "RELIABILITY.md"
+# One file per row, named after its key: what the last test run measured.
+MEASURED = ROOT / "measured" / "reliability"
+BEGIN = "<!-- table: copied by `make figures` from a test run (tests/support/reliability.py); do not edit by hand -->"
 END = "<!-- end of table -->"
 HEADER = (
     "| # | Scenario | What the learner does | What happens | Setting responsible | Counts in the last test run |\n"
@@ -48,15 +58,35 @@ def _sort_key(key: str) -> tuple[int, str]:
     return int(number), letter
 
 
+def clear() -> None:
+    """Forget the rows of an earlier test run (called as a run starts), so that
+    measured/reliability/ holds this run's rows only."""
+    for stale in MEASURED.glob("*.md"):
+        stale.unlink()
+
+
 def record(row: Row) -> None:
-    """Write `row` into RELIABILITY.md's table, replacing the row of the same key.
+    """Keep `row` in measured/reliability/KEY.md, for `make figures` to copy into RELIABILITY.md.
 
     Call it at the end of a scenario's test, after its assertions: only a passing
-    run writes counts.
+    run records counts.
+    """
+    MEASURED.mkdir(parents=True, exist_ok=True)
+    (MEASURED / f"{row.key}.md").write_text(row.markdown() + "\n")
+
+
+def publish() -> list[str]:
+    """Write the recorded rows into RELIABILITY.md's table, each replacing the row of its key.
+
+    Returns:
+        The keys written, in table order; empty when no row was recorded.
 
     Raises:
         ValueError: RELIABILITY.md lacks the table's BEGIN and END comments.
     """
+    recorded = {path.stem: path.read_text().strip() for path in MEASURED.glob("*.md")}
+    if not recorded:
+        return []
     text = RELIABILITY.read_text()
     start, end = text.find(BEGIN), text.find(END)
     if start < 0 or end < start:
@@ -66,6 +96,14 @@ def record(row: Row) -> None:
         match = re.match(r"\| (\d+\w*) \|", line)
         if match:
             rows[match[1]] = line
-    rows[row.key] = row.markdown()
+    rows.update(recorded)
     table = "\n".join([HEADER, *(rows[key] for key in sorted(rows, key=_sort_key))])
     RELIABILITY.write_text(f"{text[:start]}{BEGIN}\n{table}\n{END}{text[end + len(END) :]}")
+    return sorted(recorded, key=_sort_key)
+
+
+if __name__ == "__main__":
+    if written := publish():
+        print(f"RELIABILITY.md: rows {', '.join(written)} from the last test run.")
+    else:
+        print(f"No rows in {MEASURED.relative_to(ROOT)}/: run make test first.", file=sys.stderr)
