@@ -31,8 +31,16 @@ export CHROMIUM ?= /usr/bin/chromium
 
 .PHONY: run queue healthcheck test test-tools bench bench-tools figures lint requirements clean
 
+# Debian and Ubuntu ship Python's venv module without ensurepip (the python3-venv
+# package), and `python3 -m venv` then fails with a stack trace, leaving a .venv
+# without pip behind: ask first, and never keep a half-made .venv.
 $(VENV)/bin/python:
-	python3 -m venv $(VENV)
+	@command -v python3 >/dev/null || { echo "python3 not found: install Python 3.11 or newer, then make $(or $(MAKECMDGOALS),run) again." >&2; exit 1; }
+	@python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "$$(python3 --version) is too old:" \
+	  "the demo needs Python 3.11 or newer as python3." >&2; exit 1; }
+	@python3 -c 'import ensurepip, venv' 2>/dev/null || { echo "$$(python3 --version) cannot create .venv: its venv module" \
+	  "lacks ensurepip. On Debian or Ubuntu: sudo apt-get install python3-venv, then make $(or $(MAKECMDGOALS),run) again." >&2; exit 1; }
+	python3 -m venv $(VENV) || { rm -rf $(VENV); exit 1; }
 
 $(VENV)/.run-deps: requirements.txt | $(VENV)/bin/python
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.txt
@@ -45,7 +53,10 @@ $(VENV)/.test-deps: requirements.txt requirements-dev.txt | $(VENV)/bin/python
 run: $(VENV)/.run-deps
 	@case "$$WORKERS" in ''|0*|*[!0-9]*) echo "WORKERS must be a whole number from 1 up" \
 	  "(how many Celery workers consume hello_queue), not '$$WORKERS'." >&2; exit 2;; esac
-	@$(VENV)/bin/python scripts/check_services.py
+	@# One line per problem, before anything starts: a demo of this folder running
+	@# already, leftovers of one whose supervisord died (ended), a port in use,
+	@# RabbitMQ or Redis not answering.
+	@$(VENV)/bin/python scripts/preflight.py
 	@mkdir -p .run
 	@test -n "$$FLOWER_BASIC_AUTH" || test -s $(FLOWER_PASSWORD_FILE) \
 	  || (umask 077 && $(VENV)/bin/python -c 'import secrets; print(secrets.token_urlsafe(16))' > $(FLOWER_PASSWORD_FILE))

@@ -60,8 +60,13 @@ def test_post_hello_answers_503_in_json_within_3_s(broker: str, request: pytest.
 
 def assert_make_run_refuses(key: str, env: dict[str, str], documented: str, actual: str) -> None:
     """Run DEMO.md block `key`'s `make run` with `env`: it must fail within 5 s, printing what
-    the block shows, with the `documented` address replaced by the `actual` one."""
+    the block shows, with the `documented` address replaced by the `actual` one.
+
+    On free ports, not a learner's 8000 and 5555, where another program may listen:
+    `make run` would name it too (scripts/preflight.py).
+    """
     (command,) = demo_doc.commands(key)
+    env = {"WEB_PORT": str(free_port()), "FLOWER_PORT": str(free_port()), **env}
     started = time.monotonic()
     result = subprocess.run(
         command.command, shell=True, cwd=ROOT, env={**learner_env(), **env}, capture_output=True, text=True, timeout=30
@@ -74,7 +79,9 @@ def assert_make_run_refuses(key: str, env: dict[str, str], documented: str, actu
     demo_doc.assert_lines_match(printed, expected, f"DEMO.md {key}")
 
 
-def test_demo_make_run_without_rabbitmq_says_so_within_5_s() -> None:
+# Both in this checkout, where `make run` would first say that the shared stack already
+# runs: so once it has stopped (`checkout_free`).
+def test_demo_make_run_without_rabbitmq_says_so_within_5_s(checkout_free: None) -> None:
     port = free_port()
     env = {"CELERY_BROKER_URL": f"amqp://guest:guest@localhost:{port}//"}
     assert_make_run_refuses("step2-no-broker", env, "localhost:5672", f"localhost:{port}")
@@ -87,7 +94,7 @@ def test_post_hello_answers_503_in_json_within_3_s_without_redis(vhost: VHost) -
     assert vhost.depth(HELLO_QUEUE) in (None, Depth(ready=0, consumers=0)), "nothing may be queued"
 
 
-def test_demo_make_run_without_redis_says_so_within_5_s(vhost: VHost) -> None:
+def test_demo_make_run_without_redis_says_so_within_5_s(vhost: VHost, checkout_free: None) -> None:
     port = free_port()
     env = {"CELERY_BROKER_URL": vhost.broker_url, "CELERY_RESULT_BACKEND": f"redis://localhost:{port}/0"}
     assert_make_run_refuses("step6-no-redis", env, "localhost:6379", f"localhost:{port}")

@@ -5,6 +5,7 @@ A claim is a fenced block right after an HTML comment `<!-- demo: KEY -->`.
 - A `console` block holds commands (lines starting with `$ `), each followed by
   the output it prints.
 - A `text` block holds lines that the stack's log must show.
+- A block of another language (`sh`) holds commands only, run as written (`script`).
 
 In expected output, `<task-id>` stands for a Celery task id (a UUID), `<n>` for
 a number, `<any>` for any text on that line.
@@ -54,6 +55,13 @@ def commands(key: str) -> list[Command]:
         elif result:
             result[-1].expected.append(line)
     return result
+
+
+def script(key: str) -> list[str]:
+    """The commands of a block `key` that shows commands only (no `$ ` prompts, no
+    output), each without its trailing `# comment`."""
+    lines = (line.split(" #", 1)[0].strip() for line in block(key).splitlines())
+    return [line for line in lines if line and not line.startswith("#")]
 
 
 def line_pattern(expected: str) -> re.Pattern:

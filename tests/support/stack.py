@@ -49,14 +49,20 @@ def learner_env() -> dict[str, str]:
     return {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/")}
 
 
-def supervisorctl(*args: str) -> subprocess.CompletedProcess:
-    """Run `.venv/bin/supervisorctl ARGS` from the repository root, as DEMO.md does.
+def supervisorctl(*args: str, root: Path = ROOT) -> subprocess.CompletedProcess:
+    """Run `.venv/bin/supervisorctl ARGS` from the repository root (or the checkout `root`),
+    as DEMO.md does.
 
     It gets no flags and none of the stack's variables: it must find
     supervisord.conf, and the socket through it, on its own.
     """
     return subprocess.run(
-        [str(SUPERVISORCTL), *args], cwd=ROOT, env=learner_env(), capture_output=True, text=True, timeout=90
+        [str(root / SUPERVISORCTL.relative_to(ROOT)), *args],
+        cwd=root,
+        env=learner_env(),
+        capture_output=True,
+        text=True,
+        timeout=90,
     )
 
 
@@ -124,23 +130,25 @@ class LoggedProcess:
         name: names the copy of its output kept in test-artifacts/NAME.log.
         args: the command line.
         env: variables added to this process's environment.
+        root: the folder it runs in: this checkout, or another clone of it.
     """
 
-    def __init__(self, name: str, args: list[str], env: dict[str, str]) -> None:
+    def __init__(self, name: str, args: list[str], env: dict[str, str], root: Path = ROOT) -> None:
         self.name = name
         self.args = args
         self.env = {**os.environ, **env}
+        self.root = root
         self.lines: list[str] = []
         self.process: subprocess.Popen | None = None
 
     def launch(self) -> None:
-        """Start the program from the repository root, in a process group of its own
+        """Start the program in `root`, in a process group of its own
         (like a shell's foreground job, so that `stop(SIGINT)` is Ctrl-C)."""
         ARTIFACTS.mkdir(exist_ok=True)
         self.launched_at = time.time() - 1  # psutil's create_time has a coarser clock
         self.process = subprocess.Popen(
             self.args,
-            cwd=ROOT,
+            cwd=self.root,
             env=self.env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -252,10 +260,12 @@ class Stack(LoggedProcess):
     Args:
         name: names the log file kept in test-artifacts/.
         env: variables added to this process's environment (WEB_PORT, ...).
+        root: the checkout it runs from: this one, or another clone.
     """
 
-    def __init__(self, name: str, env: dict[str, str]) -> None:
-        super().__init__(name, ["make", "--no-print-directory", "run"], env)
+    def __init__(self, name: str, env: dict[str, str], root: Path = ROOT) -> None:
+        super().__init__(name, ["make", "--no-print-directory", "run"], env, root)
+        self.socket = root / SOCKET.relative_to(ROOT)
         self.web_url = f"http://127.0.0.1:{self.env['WEB_PORT']}"
         # Flower on a port of its own, never a learner's 5555 (nor the 5555 that
         # `make test` exports). Its password: unless the caller gives one, none from
@@ -274,7 +284,7 @@ class Stack(LoggedProcess):
         if "FLOWER_BASIC_AUTH" in self.env:
             user, _, password = self.env["FLOWER_BASIC_AUTH"].split(",")[0].partition(":")
             return user, password
-        return "flower", FLOWER_PASSWORD_FILE.read_text().strip()
+        return "flower", (self.root / FLOWER_PASSWORD_FILE.relative_to(ROOT)).read_text().strip()
 
     def start(self, programs: tuple[str, ...], timeout: float = 60) -> None:
         """Start `make run` and wait until each of `programs` is RUNNING and the page answers.
@@ -284,7 +294,7 @@ class Stack(LoggedProcess):
                 not come up within `timeout` seconds (its log is in the message).
         """
         assert not self._socket_answers(), (
-            f"a demo is already running from this checkout ({SOCKET} answers): stop it first"
+            f"a demo is already running from this checkout ({self.socket} answers): stop it first"
         )
         self.launch()
         try:
@@ -307,7 +317,7 @@ class Stack(LoggedProcess):
     def _socket_answers(self) -> bool:
         try:
             with socket.socket(socket.AF_UNIX) as probe:
-                probe.connect(str(SOCKET))
+                probe.connect(str(self.socket))
             return True
         except OSError:
             return False
@@ -329,13 +339,13 @@ class Stack(LoggedProcess):
         env = learner_env()
         if "CELERY_BROKER_URL" in self.env:
             env["CELERY_BROKER_URL"] = self.env["CELERY_BROKER_URL"]
-        result = subprocess.run(command, shell=True, cwd=ROOT, env=env, capture_output=True, text=True, timeout=90)
+        result = subprocess.run(command, shell=True, cwd=self.root, env=env, capture_output=True, text=True, timeout=90)
         assert result.returncode == 0, f"{command!r} failed ({result.returncode}): {result.stdout}{result.stderr}"
         return result.stdout.splitlines()
 
     def rpc(self) -> xmlrpc.client.ServerProxy:
         """supervisord's XML-RPC interface over its unix socket (supervisor's own client)."""
-        transport = SupervisorTransport(None, None, serverurl=f"unix://{SOCKET}")
+        transport = SupervisorTransport(None, None, serverurl=f"unix://{self.socket}")
         return xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport)
 
     def state(self, program: str) -> str | None:
@@ -353,7 +363,7 @@ class Stack(LoggedProcess):
         """Start `program` again if a test stopped it, and wait until supervisord reports it RUNNING
         (for the `finally:` of a test that stops it: `supervisorctl start` of a running
         program only answers an error, which is harmless here)."""
-        supervisorctl("start", program)
+        supervisorctl("start", program, root=self.root)
         self.wait_for_state(program, "RUNNING")
 
     def wait_for_state(self, program: str, state: str, timeout: float = 30) -> None:
@@ -371,7 +381,12 @@ class Stack(LoggedProcess):
 
 
 def start_demo(
-    name: str, vhost: VHost, programs: tuple[str, ...], env: dict[str, str] | None = None, consumers: int = 1
+    name: str,
+    vhost: VHost,
+    programs: tuple[str, ...],
+    env: dict[str, str] | None = None,
+    consumers: int = 1,
+    root: Path = ROOT,
 ) -> Stack:
     """`make run` on a free port, its broker `vhost`: wait until `programs` are RUNNING, the page
     answers and `consumers` workers consume hello_queue (`Stack.start`, `VHost.wait_for_consumers`).
@@ -379,11 +394,12 @@ def start_demo(
     Args:
         name: names its log in test-artifacts/.
         env: more variables for `make run` (WORKERS, WORKER_CONCURRENCY, ...).
+        root: the checkout it runs from: this one, or another clone.
 
     Raises:
         AssertionError: it did not come up; everything it started is killed first.
     """
-    demo = Stack(name, {"WEB_PORT": str(free_port()), "CELERY_BROKER_URL": vhost.broker_url, **(env or {})})
+    demo = Stack(name, {"WEB_PORT": str(free_port()), "CELERY_BROKER_URL": vhost.broker_url, **(env or {})}, root)
     try:
         demo.start(programs)
         vhost.wait_for_consumers(consumers)
