@@ -82,8 +82,9 @@ def test_a_body_that_is_not_json_is_logged_once_and_acked(stack: Stack, vhost: V
     start, task_id = len(stack.lines), str(uuid.uuid4())
     publish(vhost, b"{not json", "application/json", "say_hello", task_id)
     # Celery logs the headers (task name and id) and the decode error, then acks:
-    # an undecodable body would not decode any better the next time.
-    stack.wait_for_lines(rf"Can't decode message body: DecodeError\(.*'task': 'say_hello', 'id': '{task_id}'")
+    # an undecodable body would not decode any better the next time. The headers in
+    # any order: RabbitMQ 4 does not keep the order they were published in.
+    stack.wait_for_lines(rf"Can't decode message body: DecodeError\((?=.*'task': 'say_hello')(?=.*'id': '{task_id}')")
     next_task_succeeds(stack, vhost)
     logged = lines_after(stack, start, task_id)
     assert len(logged) == 1, f"the message was logged {len(logged)} times: {logged}"
@@ -136,8 +137,9 @@ def test_an_unknown_task_is_logged_once_rejected_and_stored_as_failure(stack: St
     start, task_id = len(stack.lines), str(uuid.uuid4())
     publish(vhost, json.dumps([[], {}, {}]).encode(), "application/json", "say_goodbye", task_id)
     stack.wait_for_lines(r"Received unregistered task of type 'say_goodbye'")
-    # The same log record goes on with the message's headers, the id among them.
-    stack.wait_for_lines(rf"\{{'task': 'say_goodbye', 'id': '{task_id}'\}}")
+    # The same log record goes on with the message's headers, the id among them, in
+    # any order (RabbitMQ 4 does not keep the order they were published in).
+    stack.wait_for_lines(rf"^\{{(?=.*'task': 'say_goodbye')(?=.*'id': '{task_id}').*\}}$")
     next_task_succeeds(stack, vhost)
     logged = lines_after(stack, start, task_id)
     assert len(logged) == 1, f"the message was logged {len(logged)} times: {logged}"
