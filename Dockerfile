@@ -1,6 +1,9 @@
 # The demo in one container: supervisord (PID 1) runs the web app, from step 2
 # on the Celery worker, and from step 8 on Flower. Built by `docker compose up --build`.
-FROM python:3.11.7-slim-bookworm
+
+# Python 3.13's newest release, slim, on Debian trixie (stable): an exact tag, so
+# that every learner builds on the same Python, and moving it is a commit.
+FROM python:3.13.15-slim-trixie
 
 # WEB_HOST to EXTRA_WORKERS: what supervisord.conf reads, which `make run` sets
 # natively. EXTRA_WORKERS counts the Celery workers on hello_queue besides

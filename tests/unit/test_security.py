@@ -25,6 +25,22 @@ SECRET_NAME = re.compile(r"PASS|PWD|SECRET|TOKEN|CREDENTIAL|AUTH", re.IGNORECASE
 URL_USERINFO = re.compile(r"\w+://([^/\s:@]*):([^/\s@]*)@")
 # One Compose interpolation, and nothing else: ${NAME}, ${NAME:?message}, ...
 INTERPOLATION = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*(?::?[-?+][^}]*)?\}")
+# A published port in Compose's short syntax, "HOST_IP:HOST_PORT:CONTAINER_PORT",
+# whose HOST_PORT is a number or a variable with a number for its default:
+# ${NAME:-PORT}.
+SHORT_PORT = re.compile(
+    r"(?P<host_ip>[^:]*):(?:(?P<host_port>\d+)|\$\{(?P<variable>[A-Za-z_][A-Za-z0-9_]*):-(?P<default>\d+)\})"
+    r":(?P<container_port>\d+)"
+)
+# Each port that compose publishes on this machine, by service and container
+# port: the variable that moves it there, whose default is the same port.
+PORT_VARIABLES = {
+    ("app", 8000): "WEB_PORT",
+    ("app", 5555): "FLOWER_PORT",
+    ("rabbitmq", 5672): "RABBITMQ_PORT",
+    ("rabbitmq", 15672): "RABBITMQ_MANAGEMENT_PORT",
+    ("redis", 6379): "REDIS_PORT",
+}
 
 
 def dockerfile_instructions() -> list[tuple[str, str]]:
@@ -93,13 +109,37 @@ def test_no_secret_is_baked_into_the_image() -> None:
         assert not URL_USERINFO.search(arguments), f"a URL with a password: {instruction} {arguments}"
 
 
+def published_ports() -> list[tuple[str, object]]:
+    """Every (service, port) of the compose file's `ports:` sections, as written."""
+    return [(name, port) for name, service in compose()["services"].items() for port in service.get("ports", [])]
+
+
 def test_published_ports_bind_localhost_only() -> None:
-    ports = [(name, port) for name, service in compose()["services"].items() for port in service.get("ports", [])]
+    ports = published_ports()
     assert ports, "no published ports: nothing checked"
     for name, port in ports:
         # Short syntax "HOST_IP:HOST_PORT:CONTAINER_PORT", or long syntax {host_ip: ...}.
-        host_ip = port.get("host_ip") if isinstance(port, dict) else str(port).rsplit(":", 2)[0]
+        if isinstance(port, dict):
+            host_ip = port.get("host_ip")
+        else:
+            short = SHORT_PORT.fullmatch(str(port))
+            assert short, f"{name} publishes {port!r}: not HOST_IP:HOST_PORT:CONTAINER_PORT"
+            host_ip = short["host_ip"]
         assert host_ip == "127.0.0.1", f"{name} publishes {port!r} beyond this machine"
+
+
+def test_each_published_port_is_a_variable_that_defaults_to_the_same_port() -> None:
+    found = {}
+    for name, port in published_ports():
+        short = SHORT_PORT.fullmatch(str(port))
+        assert short and short["variable"], f"{name} publishes {port!r}: want 127.0.0.1:${{NAME:-PORT}}:PORT"
+        assert short["default"] == short["container_port"], f"{name} publishes {port!r} elsewhere by default"
+        found[(name, int(short["container_port"]))] = short["variable"]
+    assert found == PORT_VARIABLES
+    # .env.example shows each one, commented out, with its default.
+    example = (ROOT / ".env.example").read_text().splitlines()
+    for (_, port), variable in PORT_VARIABLES.items():
+        assert f"# {variable}={port}" in example, f".env.example does not show {variable}"
 
 
 def test_flower_is_published_on_localhost_only_at_the_images_port() -> None:
@@ -107,7 +147,7 @@ def test_flower_is_published_on_localhost_only_at_the_images_port() -> None:
     port = dict(token.split("=", 1) for token in shlex.split(env) if "=" in token)["FLOWER_PORT"]
     exposed = [arguments.split() for instruction, arguments in dockerfile_instructions() if instruction == "EXPOSE"]
     assert [port in ports for ports in exposed] == [True], exposed
-    assert f"127.0.0.1:{port}:{port}" in compose()["services"]["app"]["ports"]
+    assert f"127.0.0.1:${{FLOWER_PORT:-{port}}}:{port}" in compose()["services"]["app"]["ports"]
 
 
 def test_compose_holds_no_literal_credentials() -> None:
