@@ -11,6 +11,7 @@ The table sits between two HTML comments in RELIABILITY.md; each recorded row
 replaces the row of its key, and the others stay as the last copy wrote them.
 """
 
+import os
 import re
 import sys
 from dataclasses import dataclass
@@ -18,8 +19,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 RELIABILITY = ROOT / "RELIABILITY.md"
-# One file per row, named after its key: what the last test run measured.
-MEASURED = ROOT / "measured" / "reliability"
+# One file per row, named after its key: what the last test run measured. Under
+# HELLO_QUEUE_MEASURED (relative to the checkout) instead, for a run whose figures are
+# kept apart: the suite's second run, against RabbitMQ 4 (tests/containers/native_on_rabbitmq4.sh).
+MEASURED = ROOT / os.environ.get("HELLO_QUEUE_MEASURED", "measured") / "reliability"
 BEGIN = "<!-- table: copied by `make figures` from a test run (tests/support/reliability.py); do not edit by hand -->"
 END = "<!-- end of table -->"
 HEADER = (
