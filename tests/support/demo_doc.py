@@ -1,6 +1,9 @@
-"""DEMO.md's claims, read from the file itself so that the tests and the text cannot drift.
+"""The claims of DEMO.md and TROUBLESHOOTING.md, read from the files themselves so that the
+tests and the text cannot drift.
 
-A claim is a fenced block right after an HTML comment `<!-- demo: KEY -->`.
+A claim is a fenced block right after an HTML comment `<!-- demo: KEY -->`. Each
+function reads DEMO.md unless given another file (`doc=TROUBLESHOOTING`), whose
+keys start with `ts-` so that a key names one claim in both.
 
 - A `console` block holds commands (lines starting with `$ `), each followed by
   the output it prints.
@@ -15,7 +18,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-DEMO = Path(__file__).resolve().parents[2] / "DEMO.md"
+ROOT = Path(__file__).resolve().parents[2]
+DEMO = ROOT / "DEMO.md"
+TROUBLESHOOTING = ROOT / "TROUBLESHOOTING.md"
 BLOCK = re.compile(r"<!-- demo: (?P<key>[\w-]+) -->\s*\n```(?P<lang>\w+)\n(?P<body>.*?)\n```", re.S)
 PLACEHOLDERS = {
     "<task-id>": r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
@@ -32,24 +37,29 @@ class Command:
     expected: list[str]
 
 
-def blocks() -> dict[str, tuple[str, str]]:
-    """Every claim in DEMO.md: key → (language, body)."""
-    return {m["key"]: (m["lang"], m["body"]) for m in BLOCK.finditer(DEMO.read_text())}
+def claim_keys(doc: Path = DEMO) -> list[str]:
+    """The key of every claim in `doc`, in the file's order, repeats included."""
+    return [m["key"] for m in BLOCK.finditer(doc.read_text())]
 
 
-def block(key: str) -> str:
-    """The body of the claim `key`.
+def blocks(doc: Path = DEMO) -> dict[str, tuple[str, str]]:
+    """Every claim in `doc` (DEMO.md by default): key → (language, body)."""
+    return {m["key"]: (m["lang"], m["body"]) for m in BLOCK.finditer(doc.read_text())}
+
+
+def block(key: str, doc: Path = DEMO) -> str:
+    """The body of the claim `key` in `doc`.
 
     Raises:
-        KeyError: DEMO.md has no `<!-- demo: key -->` block.
+        KeyError: `doc` has no `<!-- demo: key -->` block.
     """
-    return blocks()[key][1]
+    return blocks(doc)[key][1]
 
 
-def commands(key: str) -> list[Command]:
-    """The commands of the console block `key`, with their expected output lines."""
+def commands(key: str, doc: Path = DEMO) -> list[Command]:
+    """The commands of the console block `key` in `doc`, with their expected output lines."""
     result: list[Command] = []
-    for line in block(key).splitlines():
+    for line in block(key, doc).splitlines():
         if line.startswith("$ "):
             result.append(Command(line[2:], []))
         elif result:
@@ -57,10 +67,10 @@ def commands(key: str) -> list[Command]:
     return result
 
 
-def script(key: str) -> list[str]:
-    """The commands of a block `key` that shows commands only (no `$ ` prompts, no
+def script(key: str, doc: Path = DEMO) -> list[str]:
+    """The commands of a block `key` in `doc` that shows commands only (no `$ ` prompts, no
     output), each without its trailing `# comment`."""
-    lines = (line.split(" #", 1)[0].strip() for line in block(key).splitlines())
+    lines = (line.split(" #", 1)[0].strip() for line in block(key, doc).splitlines())
     return [line for line in lines if line and not line.startswith("#")]
 
 
@@ -76,11 +86,11 @@ def assert_lines_match(actual: list[str], expected: list[str], where: str) -> No
     Raises:
         AssertionError: naming the first line that differs.
     """
-    assert len(actual) == len(expected), f"{where}: {len(actual)} lines, DEMO.md shows {len(expected)}:\n" + "\n".join(
+    assert len(actual) == len(expected), f"{where}: {len(actual)} lines, the doc shows {len(expected)}:\n" + "\n".join(
         actual
     )
     for got, want in zip(actual, expected, strict=True):
-        assert line_pattern(want).fullmatch(got), f"{where}: got {got!r}, DEMO.md shows {want!r}"
+        assert line_pattern(want).fullmatch(got), f"{where}: got {got!r}, the doc shows {want!r}"
 
 
 def assert_lines_appear_in_order(actual: list[str], expected: list[str], where: str) -> None:

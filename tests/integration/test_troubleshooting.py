@@ -1,0 +1,218 @@
+"""TROUBLESHOOTING.md's cases 1 to 3, "why is my task stuck?", each broken and mended on the real stack.
+
+Every console block of a case is run as written, from the repository root, in a
+second terminal's environment (`Stack.run_demo_command`), and every log block is
+looked for in the log: the symptom and the fix alike. The faults come from
+commands alone, never from an edited file, so that a learner's `git checkout`
+keeps working: a worker started by hand in place of worker_hello (cases 1 and 3)
+or a message sent by name with `celery call` (case 2).
+
+Each test leaves the shared stack as the `stack` fixture hands it out: worker_hello
+RUNNING and idle, hello_queue empty, and no process of its own alive, also when it
+fails (`worker_by_hand`, `stack.ensure_running`). It queues and declares only in
+the run's vhost (the stray worker of case 1 declares its queue `celery` there).
+The module takes about 40 s, most of it spent starting workers (about 3 s each,
+four times) and in `celery inspect`, which waits 1 s for the workers' replies.
+"""
+
+import contextlib
+import json
+import shlex
+import signal
+import time
+from collections.abc import Iterator
+
+import requests
+
+from tests.support import demo_doc, results
+from tests.support.poll import wait_until
+from tests.support.rabbitmq import HELLO_QUEUE, Depth, VHost
+from tests.support.stack import LoggedProcess, Stack
+
+DOC = demo_doc.TROUBLESHOOTING
+# How many clicks case 1 piles up: the number TROUBLESHOOTING.md shows (Ready 3).
+CLICKS = 3
+# The worker's log line once it consumes: "celery@<host> ready." (Celery's banner end).
+READY = r"@\S+ ready\.$"
+
+
+def run(stack: Stack, command: demo_doc.Command, key: str, task_id: str | None = None) -> list[str]:
+    """Run one documented command and assert that it prints the documented lines.
+
+    Args:
+        command: a `$ ` line of the claim `key` and its expected output.
+        task_id: put in for `<task-id>`, in the command and in its expected output
+            alike, so that the answer must be about that very task.
+
+    Returns:
+        The lines it printed.
+
+    Raises:
+        AssertionError: it exited non-zero, or printed something else.
+    """
+    text, expected = command.command, command.expected
+    if task_id is not None:
+        text = text.replace("<task-id>", task_id)
+        expected = [line.replace("<task-id>", task_id) for line in expected]
+    printed = stack.run_demo_command(text)
+    demo_doc.assert_lines_match(printed, expected, f"TROUBLESHOOTING.md {key}")
+    return printed
+
+
+def run_claim(stack: Stack, key: str, task_id: str | None = None) -> list[str]:
+    """`run` the one command of the console block `key`; return what it printed."""
+    (command,) = demo_doc.commands(key, DOC)
+    return run(stack, command, key, task_id)
+
+
+def log_shows(log: list[str], key: str, task_id: str | None = None) -> None:
+    """Assert that the log lines of the text block `key` appear in `log`, in order,
+    `<task-id>` being `task_id` when given (`demo_doc.assert_lines_appear_in_order`)."""
+    expected = demo_doc.block(key, DOC).splitlines()
+    if task_id is not None:
+        expected = [line.replace("<task-id>", task_id) for line in expected]
+    demo_doc.assert_lines_appear_in_order(log, expected, f"TROUBLESHOOTING.md {key}")
+
+
+@contextlib.contextmanager
+def worker_by_hand(key: str, vhost: VHost) -> Iterator[LoggedProcess]:
+    """The worker that a learner starts in a second terminal: the one command of the `sh`
+    block `key`, run from the repository root, on the run's vhost; yielded once it
+    logs that it is ready. Whatever is left of it is killed on the way out.
+
+    The command's leading `NAME=value` words are its environment, as a shell reads them.
+    """
+    (command,) = demo_doc.script(key, DOC)
+    words = shlex.split(command)
+    env = {"CELERY_BROKER_URL": vhost.broker_url}
+    while "=" in words[0] and not words[0].startswith((".", "/")):
+        name, _, value = words.pop(0).partition("=")
+        env[name] = value
+    worker = LoggedProcess(key, words, env)
+    worker.launch()
+    try:
+        worker.wait_for_lines(READY, timeout=30)
+        yield worker
+    finally:
+        worker.kill()  # after the test's own Ctrl-C, nothing is left to kill
+
+
+def ctrl_c(worker: LoggedProcess) -> None:
+    """Stop the hand-started worker as the learner does, with Ctrl-C (SIGINT to its process
+    group: Celery's warm shutdown), and assert that it left nothing running."""
+    assert worker.stop(signal.SIGINT, timeout=30) == [], f"Ctrl-C left processes of {worker.name} behind"
+
+
+def restart_worker_hello(stack: Stack, key: str, vhost: VHost) -> None:
+    """Run the fix's `supervisorctl start worker_hello` (the first command of `key`) and wait
+    until the worker consumes hello_queue and answers `celery inspect`."""
+    start = demo_doc.commands(key, DOC)[0]
+    since = len(stack.lines)
+    run(stack, start, key)
+    # supervisorctl says "started" after 1 s up (startsecs), before Celery is connected.
+    stack.wait_for_lines(r"worker_hello" + READY, timeout=30, since=since)
+    vhost.wait_for_consumers(1)
+
+
+def flower_task_state(stack: Stack, task_id: str) -> str | None:
+    """The task's state on Flower's Tasks page (its API); None while Flower has no such task."""
+    answer = requests.get(f"{stack.flower_url}/api/task/info/{task_id}", auth=stack.flower_auth(), timeout=5)
+    return answer.json()["state"] if answer.status_code == 200 else None
+
+
+def documented_post(stack: Stack, key: str) -> str:
+    """`run` the documented `curl ... /hello` of the block `key`, and return the task id it printed."""
+    (printed,) = run_claim(stack, key)
+    return json.loads(printed)["task_id"]
+
+
+def test_case1_a_worker_on_the_default_queue_leaves_hello_queue_piling_up(stack: Stack, vhost: VHost) -> None:
+    began = time.monotonic()
+    task_ids: list[str] = []
+    try:
+        run_claim(stack, "ts-1-stop")
+        vhost.wait_for_consumers(0)
+        with worker_by_hand("ts-1-worker", vhost) as worker:
+            log_shows(worker.lines, "ts-1-banner")
+            task_ids = [documented_post(stack, "ts-1-send") for _ in range(CLICKS)]
+            # The symptom: answered, PENDING, and left in hello_queue by a worker that runs.
+            for task_id in task_ids:
+                run_claim(stack, "ts-1-pending", task_id)
+            run_claim(stack, "ts-1-queue-piled")
+            print(f"case 1: symptom after {time.monotonic() - began:.1f} s")
+            run_claim(stack, "ts-1-active-queues")
+            # What the UI's Queues tab shows, once its statistics are sampled (every 5 s).
+            for queue, depth in ((HELLO_QUEUE, Depth(CLICKS, 0, 0)), ("celery", Depth(0, 1, 0))):
+                shown = f"the UI to show {queue} {depth}"
+                wait_until(lambda q=queue, d=depth: vhost.management_depth(q) == d, 20, shown)
+            assert not [line for line in worker.lines if "say_hello[" in line], "the stray worker ran a task"
+            # Flower's Tasks page: none of them. (After the fix, all three: see below.)
+            assert [flower_task_state(stack, task_id) for task_id in task_ids] == [None] * CLICKS
+            ctrl_c(worker)
+
+        fixed = time.monotonic()
+        restart_worker_hello(stack, "ts-1-fix", vhost)
+        _, active_queues, queue, task_state = demo_doc.commands("ts-1-fix", DOC)
+        run(stack, active_queues, "ts-1-fix")
+        results.wait_for_success(task_ids, timeout=30)
+        print(f"case 1: the pile drained {time.monotonic() - fixed:.1f} s after the fix began")
+        run(stack, queue, "ts-1-fix")
+        for task_id in task_ids:
+            run(stack, task_state, "ts-1-fix", task_id)
+        for task_id in task_ids:
+            wait_until(lambda t=task_id: flower_task_state(stack, t) == "SUCCESS", 10, f"Flower to show {task_id}")
+    finally:
+        stack.ensure_running("worker_hello")
+
+
+def test_case2_a_task_name_no_worker_knows_is_stored_as_failure(stack: Stack, vhost: VHost) -> None:
+    began, since = time.monotonic(), len(stack.lines)
+    (task_id,) = run_claim(stack, "ts-2-call")
+    # The symptom: the worker logs the unknown name, stores FAILURE, and drops the message.
+    stack.wait_for_lines(r"Received unregistered task of type 'say_helo'", timeout=30, since=since)
+    log_shows(stack.lines[since:], "ts-2-log")
+    assert any(f"'id': '{task_id}'" in line for line in stack.lines[since:]), "the log must name the message's id"
+    wait_until(lambda: results.states([task_id]) == ["FAILURE"], 10, "FAILURE stored")
+    run_claim(stack, "ts-2-failure", task_id)
+    print(f"case 2: symptom after {time.monotonic() - began:.1f} s")
+    assert vhost.depth(HELLO_QUEUE) == Depth(ready=0, consumers=1), "rejected without requeue: not back in the queue"
+    run_claim(stack, "ts-2-registered")
+
+    call, task_state = demo_doc.commands("ts-2-fix", DOC)
+    (fixed_id,) = run(stack, call, "ts-2-fix")
+    results.wait_for_success([fixed_id], timeout=30)
+    run(stack, task_state, "ts-2-fix", fixed_id)
+    # The unknown name was logged once: rejected, never redelivered.
+    assert len([line for line in stack.lines[since:] if "Received unregistered task" in line]) == 1
+
+
+def test_case3_an_rpc_backend_leaves_the_page_pending_after_success(stack: Stack, vhost: VHost) -> None:
+    began = time.monotonic()
+    try:
+        run_claim(stack, "ts-3-stop")
+        vhost.wait_for_consumers(0)
+        with worker_by_hand("ts-3-worker", vhost) as worker:
+            vhost.wait_for_consumers(1)
+            task_id = documented_post(stack, "ts-3-send")
+            worker.wait_for_lines(rf"Task say_hello\[{task_id}\] succeeded", timeout=30)
+            log_shows(worker.lines, "ts-3-log", task_id)
+            # The symptom: succeeded, and PENDING; nothing stored where the web app reads.
+            run_claim(stack, "ts-3-pending", task_id)
+            print(f"case 3: symptom after {time.monotonic() - began:.1f} s")
+            assert results.states([task_id]) == ["PENDING"]
+            assert vhost.depth(HELLO_QUEUE) == Depth(ready=0, consumers=1)
+            wait_until(lambda: flower_task_state(stack, task_id) == "SUCCESS", 10, "Flower to show the task SUCCESS")
+            run_claim(stack, "ts-3-conf")
+            ctrl_c(worker)
+
+        restart_worker_hello(stack, "ts-3-fix", vhost)
+        _, conf, send, task_state = demo_doc.commands("ts-3-fix", DOC)
+        run(stack, conf, "ts-3-fix")
+        (printed,) = run(stack, send, "ts-3-fix")
+        fixed_id = json.loads(printed)["task_id"]
+        results.wait_for_success([fixed_id], timeout=30)
+        run(stack, task_state, "ts-3-fix", fixed_id)
+        # The first task's state is gone for good: still PENDING with the right backend.
+        run_claim(stack, "ts-3-pending", task_id)
+    finally:
+        stack.ensure_running("worker_hello")
