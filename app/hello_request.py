@@ -1,4 +1,4 @@
-"""What `POST /hello` accepts: a name, a duration, a greeting and fail_times, from JSON or a form."""
+"""What `POST /hello` accepts: a name, a duration, a greeting, fail_times and poison, from JSON or a form."""
 
 from typing import Any
 
@@ -19,6 +19,8 @@ class HelloRequest(BaseModel):
         duration: how long the slow work takes, in seconds, from 0 to 30.
         greeting: the word to greet with, 1 to 30 characters.
         fail_times: how many first attempts of the task fail and are retried, 0 to 5.
+        poison: whether the task kills its own pool process on every attempt
+            (step 9): JSON true or false, or a form's checkbox ("on" when ticked).
     """
 
     # A misspelt field ("nmae") is an error, not a silent default.
@@ -28,6 +30,7 @@ class HelloRequest(BaseModel):
     duration: float = Field(default=3.0, ge=0, le=30, allow_inf_nan=False)
     greeting: str = Field(default="Hello", min_length=1, max_length=30)
     fail_times: int = Field(default=0, ge=0, le=5)
+    poison: bool = False
 
     @field_validator("duration", "fail_times", mode="before")
     @classmethod

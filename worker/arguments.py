@@ -26,14 +26,15 @@ class SayHelloArguments(BaseModel):
     duration: float = Field(allow_inf_nan=False, description="a finite number of seconds")
     greeting: str = Field(description="a string")
     fail_times: int = Field(description="a whole number of attempts")
+    poison: bool = Field(description="true or false")
 
 
 def check_say_hello_arguments(**arguments: Any) -> None:
     """Check the types of `say_hello`'s arguments.
 
     Args:
-        **arguments: `name`, `duration` (seconds), `greeting` and `fail_times`
-            (a count), as the task received them.
+        **arguments: `name`, `duration` (seconds), `greeting`, `fail_times`
+            (a count) and `poison` (a bool), as the task received them.
 
     Raises:
         TypeError: an argument has the wrong type, e.g. "say_hello: duration must

@@ -34,10 +34,17 @@ def worker_settings() -> dict:
         # (Celery docs, task_acks_late). The price: a task may run twice, so tasks
         # must be safe to repeat.
         task_acks_late=True,
-        # ...and when a pool process is killed (SIGKILL, out of memory), requeue its
-        # message instead of acking it as failed (task_reject_on_worker_lost).
-        # Celery's docs warn of the cost: a task that itself kills its process
-        # (say, by running out of memory) is delivered again and again.
+        # ...and when a pool process is killed (SIGKILL, out of memory), run its task
+        # again rather than ack it as failed: send it again as `retry()` would, with
+        # retries + 1, and ack the old message (task_retry_on_worker_lost). Unlike
+        # requeueing it (task_reject_on_worker_lost alone), this counts: once the
+        # task's max_retries are spent, Celery stores FAILURE and acks, so a task
+        # that kills its own process every time (a segfault, the out-of-memory
+        # killer; the page's "poison") does not loop forever. worker/dead_letters.py
+        # then keeps a copy of its message in hello_queue.dlq.
+        task_retry_on_worker_lost=True,
+        # Should sending that retry fail (the broker gone), requeue the message
+        # instead of losing it (task_reject_on_worker_lost).
         task_reject_on_worker_lost=True,
         # A message delivered again (redelivered=True) whose task already stored
         # SUCCESS is acked without running the task a second time: that happens
@@ -89,8 +96,8 @@ def worker_settings() -> dict:
     )
 
 
-# The worker imports these modules at start. worker.completions and
-# worker.rejections hold no task: each connects a signal handler (Celery docs,
-# "Signals"), and importing it is all it takes.
-celery = Celery("worker", include=["worker.tasks", "worker.completions", "worker.rejections"])
+# The worker imports these modules at start. worker.completions,
+# worker.rejections and worker.dead_letters hold no task: each connects a signal
+# handler (Celery docs, "Signals"), and importing it is all it takes.
+celery = Celery("worker", include=["worker.tasks", "worker.completions", "worker.rejections", "worker.dead_letters"])
 celery.conf.update(worker_settings())

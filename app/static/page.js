@@ -26,7 +26,8 @@ function element(tag, className, text) {
 function addRow(fields) {
   const row = element("li", "task");
   const what = `${fields.greeting}, ${fields.name} (${fields.duration} s` +
-    (Number(fields.fail_times) > 0 ? `, ${fields.fail_times} failing attempts)` : ")");
+    (Number(fields.fail_times) > 0 ? `, ${fields.fail_times} failing attempts` : "") +
+    (fields.poison ? ", poison)" : ")");
   row.append(
     element("span", "what", what),
     element("span", "state", "SENDING"),
@@ -99,6 +100,8 @@ form.addEventListener("submit", async (event) => {
     ...fields,
     duration: Number(fields.duration),
     fail_times: Number(fields.fail_times),
+    // A checkbox is in the form's data only when ticked ("on").
+    poison: fields.poison === "on",
   });
   const started = performance.now();
   try {

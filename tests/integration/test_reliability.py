@@ -60,8 +60,9 @@ def test_a_pool_process_killed_mid_task_gives_the_task_to_another(stack: Stack, 
     assert pool_process.parent().pid == stack.pid("worker_hello")
     pool_process.send_signal(signal.SIGKILL)
 
-    # task_reject_on_worker_lost: the message goes back to hello_queue instead of
-    # being acked as failed, and the worker receives it again.
+    # task_retry_on_worker_lost: instead of acking it as failed, the worker sends the
+    # task again (retries + 1, after the task's default_retry_delay of 1 s) and acks
+    # the old message; it receives the new one.
     stack.wait_for_lines(rf"pid:{pool_process.pid} exited with 'signal 9 \(SIGKILL\)'", timeout=10)
     stack.wait_for_lines(rf"say_hello\[{task_id}\]: Hello, Ada!", count=2, timeout=30)
     wait_for_success([task_id], timeout=30)
@@ -73,8 +74,8 @@ def test_a_pool_process_killed_mid_task_gives_the_task_to_another(stack: Stack, 
             key="2a",
             scenario="Pool process killed mid-task",
             action="`kill -KILL <pid>` of the pool process that runs a 5 s task",
-            outcome="the message goes back to hello_queue; the task starts again and succeeds",
-            setting="`task_acks_late` + `task_reject_on_worker_lost`",
+            outcome="the worker sends the task again to hello_queue (a retry); it starts again and succeeds",
+            setting="`task_acks_late` + `task_retry_on_worker_lost` (up to 4 retries, then step 9's dead letter)",
             counts=f"1 task, {runs} starts, {count} completion",
         )
     )

@@ -57,7 +57,7 @@ def test_demo_step3_with_stopasgroup_the_running_task_is_cut_short(
         assert not [line for line in supervisord.task_lines(task_id) if "succeeded" in line]
         expected = demo_doc.block("step3-stopasgroup-log").splitlines()
         demo_doc.assert_lines_appear_in_order(supervisord.lines[started:], expected, "DEMO.md step3-stopasgroup-log")
-        # acks_late and reject_on_worker_lost put the message back...
+        # acks_late kept the message unacked, and retry_on_worker_lost sends the task again...
         wait_until(lambda: vhost.depth(HELLO_QUEUE) == Depth(ready=1, consumers=0), 10, "the message back in Ready")
         # ...and it runs again, from the start, when a worker comes back.
         assert supervisorctl(*control, "start", "worker_hello").stdout.strip() == "worker_hello: started"

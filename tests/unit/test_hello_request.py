@@ -32,6 +32,8 @@ def client() -> FlaskClient:
         ({"fail_times": 6}, "fail_times"),
         ({"fail_times": 1.5}, "fail_times"),
         ({"fail_times": True}, "fail_times"),
+        ({"poison": "maybe"}, "poison"),
+        ({"poison": 2}, "poison"),
     ],
 )
 def test_bad_json_fields_answer_400_naming_the_field(client: FlaskClient, body: dict, field: str) -> None:
@@ -90,4 +92,18 @@ def test_post_hello_publishes_say_hello_with_its_kwargs_to_hello_queue(client: F
     assert message.headers["task"] == "say_hello"
     assert message.headers["id"] == answer.json["task_id"]
     assert message.delivery_info["routing_key"] == "hello_queue"
-    assert message.payload[:2] == [[], {"name": "Bob", "duration": 0.5, "greeting": "Hello", "fail_times": 0}]
+    assert message.payload[:2] == [
+        [],
+        {"name": "Bob", "duration": 0.5, "greeting": "Hello", "fail_times": 0, "poison": False},
+    ]
+
+
+@pytest.mark.parametrize(("data", "json"), [({"poison": "on"}, None), (None, {"poison": True})])
+def test_poison_comes_from_a_ticked_checkbox_or_json_true(
+    client: FlaskClient, data: dict | None, json: dict | None
+) -> None:
+    celery = client.application.extensions["celery"]
+    assert client.post("/hello", data=data, json=json).status_code == 202
+    with celery.connection_for_read() as connection:
+        message = connection.SimpleQueue("hello_queue").get(timeout=1)
+    assert message.payload[1]["poison"] is True

@@ -7,7 +7,7 @@ from worker.arguments import check_say_hello_arguments
 from worker.celery_app import celery
 from worker.tasks import say_hello
 
-VALID = {"name": "Ada", "duration": 0.5, "greeting": "Hello", "fail_times": 0}
+VALID = {"name": "Ada", "duration": 0.5, "greeting": "Hello", "fail_times": 0, "poison": False}
 
 
 @pytest.mark.parametrize(
@@ -22,6 +22,8 @@ VALID = {"name": "Ada", "duration": 0.5, "greeting": "Hello", "fail_times": 0}
         ("fail_times", "x", "say_hello: fail_times must be a whole number of attempts, got 'x'"),
         ("fail_times", True, "say_hello: fail_times must be a whole number of attempts, got True"),
         ("fail_times", 1.5, "say_hello: fail_times must be a whole number of attempts, got 1.5"),
+        ("poison", 1, "say_hello: poison must be true or false, got 1"),
+        ("poison", "yes", "say_hello: poison must be true or false, got 'yes'"),
         ("name", 42, "say_hello: name must be a string, got 42"),
         ("greeting", ["Hi"], "say_hello: greeting must be a string, got ['Hi']"),
     ],
