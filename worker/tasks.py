@@ -46,6 +46,11 @@ def say_hello(
     duration: float = 3.0,
     greeting: str = "Hello",
     fail_times: int = 0,
+    # Keyword-only (after the `*`): a message that passes arguments by position
+    # keeps the meaning it had before this argument existed, and one with a
+    # positional argument too many still fails as "takes from 1 to 5 positional
+    # arguments" rather than landing here.
+    *,
     poison: bool = False,
     **kwargs: Any,
 ) -> dict[str, Any]:

@@ -37,6 +37,9 @@ until version="$(curl -sf -u guest:guest "$management_url/api/overview" | python
   fi
   sleep 0.5
 done
+# The shovel plugins, as .ci/run enables them on this machine's RabbitMQ: case 5 of
+# TROUBLESHOOTING.md moves a dead letter back with a shovel.
+docker exec "$name" rabbitmq-plugins enable --quiet rabbitmq_shovel rabbitmq_shovel_management >/dev/null
 echo "The native suite against $image (RabbitMQ $version), on 127.0.0.1:$amqp_port and $management_url"
 
 RABBITMQ_PORT="$amqp_port" RABBITMQ_MANAGEMENT_URL="$management_url" HELLO_QUEUE_MEASURED=measured/rabbitmq4 \

@@ -192,3 +192,23 @@ def test_the_page_fits_a_phone_screen(page: Page) -> None:
     expect(page.locator("#tasks li").first).to_have_attribute("data-state", "SUCCESS", timeout=30_000)
     page.screenshot(path=ARTIFACTS / "step6-phone.png", full_page=True)
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+def test_a_poison_click_ends_in_failure_that_names_the_dead_letter_queue(page: Page, vhost: VHost) -> None:
+    """Step 9: the Poison checkbox; the row does not stay STARTED forever but reaches
+    FAILURE, whose text says where the message went (TROUBLESHOOTING.md, case 5).
+
+    The dead letter it leaves is purged (a queue of this run's own vhost): case 5's
+    test expects hello_queue.dlq to hold its own message only.
+    """
+    fill_form(page, "Ada", 1)
+    page.get_by_label("Poison").check()
+    say_hello(page)
+    row = page.locator("#tasks li").first
+    expect(row).to_contain_text("poison")
+    expect(row).to_have_attribute("data-state", "FAILURE", timeout=90_000)
+    expect(row).to_contain_text("its message is in hello_queue.dlq")
+    shown = states_shown(page, row.get_attribute("data-task-id"))
+    assert "RETRY" in shown and shown[-1] == "FAILURE", shown
+    page.get_by_label("Poison").uncheck()
+    vhost.purge("hello_queue.dlq")
