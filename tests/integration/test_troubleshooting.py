@@ -9,31 +9,67 @@ or a message sent by name with `celery call` (case 2).
 
 Each test leaves the shared stack as the `stack` fixture hands it out: worker_hello
 RUNNING and idle, hello_queue empty, and no process of its own alive, also when it
-fails (`worker_by_hand`, `stack.ensure_running`). It queues and declares only in
-the run's vhost (the stray worker of case 1 declares its queue `celery` there).
-The module takes about 40 s, most of it spent starting workers (about 3 s each,
-four times) and in `celery inspect`, which waits 1 s for the workers' replies.
+fails (`worker_by_hand`, `stack.ensure_running`), and Flower knowing worker_hello
+alone (`flower_forgets_the_workers_started_by_hand`). It queues and declares only in
+the run's vhost (the stray worker of case 1 declares its queue `celery` there, and
+the test deletes it).
+The module takes about 45 s once the stack runs (case 1 about 22 s, case 3 16 s,
+case 2 5 s): starting workers (about 3 s each, four times), the UI's statistics
+(sampled every 5 s), and `celery inspect`, which waits 1 s for the workers' replies.
 """
 
 import contextlib
 import json
 import shlex
 import signal
+import subprocess
 import time
 from collections.abc import Iterator
 
+import pytest
 import requests
+from kombu import Connection
 
 from tests.support import demo_doc, results
 from tests.support.poll import wait_until
 from tests.support.rabbitmq import HELLO_QUEUE, Depth, VHost
-from tests.support.stack import LoggedProcess, Stack
+from tests.support.stack import ROOT, LoggedProcess, Stack, learner_env, supervisorctl
 
 DOC = demo_doc.TROUBLESHOOTING
 # How many clicks case 1 piles up: the number TROUBLESHOOTING.md shows (Ready 3).
 CLICKS = 3
 # The worker's log line once it consumes: "celery@<host> ready." (Celery's banner end).
 READY = r"@\S+ ready\.$"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def flower_forgets_the_workers_started_by_hand(stack: Stack) -> Iterator[None]:
+    """After the module, restart Flower, so that the next module finds it knowing worker_hello alone.
+
+    Flower lists every worker it ever heard from (their events), offline ones too, and
+    keeps that list in memory only (DEMO.md step 8): without the restart, the workers
+    started here by hand (`celery@<host>`) would stay on its Workers page.
+
+    Raises:
+        AssertionError: Flower did not list worker_hello alone, online, within 20 s.
+    """
+    yield
+    assert supervisorctl("restart", "flower").returncode == 0
+    stack.wait_for_state("flower", "RUNNING")
+
+    def workers() -> dict | None:
+        try:
+            answer = requests.get(f"{stack.flower_url}/api/workers?status=1", auth=stack.flower_auth(), timeout=5)
+        except requests.ConnectionError:  # Flower has not opened its port yet
+            return None
+        return answer.json() if answer.status_code == 200 else None
+
+    def worker_hello_alone_online() -> bool:
+        listed = workers() or {}
+        return [(name.split("@")[0], online) for name, online in listed.items()] == [("worker_hello", True)]
+
+    # worker_hello's next heartbeat (every 2 s) tells the new Flower about it.
+    wait_until(worker_hello_alone_online, 20, "Flower to list worker_hello alone, online", interval=0.5)
 
 
 def run(stack: Stack, command: demo_doc.Command, key: str, task_id: str | None = None) -> list[str]:
@@ -114,6 +150,16 @@ def restart_worker_hello(stack: Stack, key: str, vhost: VHost) -> None:
     vhost.wait_for_consumers(1)
 
 
+def no_worker_answers(stack: Stack, key: str) -> None:
+    """Assert that the documented `celery inspect` of the block `key`, run while no worker runs,
+    fails saying so (Celery's CLI exits with EX_UNAVAILABLE, 69, and says it on stderr)."""
+    (command,) = demo_doc.commands(key, DOC)
+    env = {**learner_env(), "CELERY_BROKER_URL": stack.env["CELERY_BROKER_URL"]}
+    answer = subprocess.run(command.command, shell=True, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert answer.returncode != 0, f"{command.command!r} found a worker: {answer.stdout}"
+    assert "Error: No nodes replied within time constraint" in answer.stderr, answer.stderr
+
+
 def flower_task_state(stack: Stack, task_id: str) -> str | None:
     """The task's state on Flower's Tasks page (its API); None while Flower has no such task."""
     answer = requests.get(f"{stack.flower_url}/api/task/info/{task_id}", auth=stack.flower_auth(), timeout=5)
@@ -149,6 +195,8 @@ def test_case1_a_worker_on_the_default_queue_leaves_hello_queue_piling_up(stack:
             # Flower's Tasks page: none of them. (After the fix, all three: see below.)
             assert [flower_task_state(stack, task_id) for task_id in task_ids] == [None] * CLICKS
             ctrl_c(worker)
+        # No worker at all now, as in DEMO.md step 3: the same command says so.
+        no_worker_answers(stack, "ts-1-active-queues")
 
         fixed = time.monotonic()
         restart_worker_hello(stack, "ts-1-fix", vhost)
@@ -161,8 +209,13 @@ def test_case1_a_worker_on_the_default_queue_leaves_hello_queue_piling_up(stack:
             run(stack, task_state, "ts-1-fix", task_id)
         for task_id in task_ids:
             wait_until(lambda t=task_id: flower_task_state(stack, t) == "SUCCESS", 10, f"Flower to show {task_id}")
+        # The stray worker's queue stays, empty and unconsumed, as TROUBLESHOOTING.md says.
+        assert vhost.depth("celery") == Depth(ready=0, consumers=0)
     finally:
         stack.ensure_running("worker_hello")
+        # Then it goes, as a learner would delete it in the UI: the vhost as the test found it.
+        with Connection(vhost.broker_url, connect_timeout=5) as connection:
+            connection.default_channel.queue_delete("celery")
 
 
 def test_case2_a_task_name_no_worker_knows_is_stored_as_failure(stack: Stack, vhost: VHost) -> None:
