@@ -187,7 +187,9 @@ def test_case1_a_worker_on_the_default_queue_leaves_hello_queue_piling_up(stack:
             run_claim(stack, "ts-1-queue-piled")
             print(f"case 1: symptom after {time.monotonic() - began:.1f} s")
             run_claim(stack, "ts-1-active-queues")
-            # What the UI's Queues tab shows, once its statistics are sampled (every 5 s).
+            # The page's panel (GET /status), and the UI's Queues tab once it has sampled (every 5 s).
+            panel = requests.get(f"{stack.web_url}/status", timeout=5).json()["queue"]
+            assert (panel["ready"], panel["consumers"]) == (CLICKS, 0), panel
             for queue, depth in ((HELLO_QUEUE, Depth(CLICKS, 0, 0)), ("celery", Depth(0, 1, 0))):
                 shown = f"the UI to show {queue} {depth}"
                 wait_until(lambda q=queue, d=depth: vhost.management_depth(q) == d, 20, shown)
@@ -214,6 +216,7 @@ def test_case1_a_worker_on_the_default_queue_leaves_hello_queue_piling_up(stack:
     finally:
         stack.ensure_running("worker_hello")
         # Then it goes, as a learner would delete it in the UI: the vhost as the test found it.
+        # (RabbitMQ deletes a queue that is not there without a word.)
         with Connection(vhost.broker_url, connect_timeout=5) as connection:
             connection.default_channel.queue_delete("celery")
 
@@ -224,7 +227,9 @@ def test_case2_a_task_name_no_worker_knows_is_stored_as_failure(stack: Stack, vh
     # The symptom: the worker logs the unknown name, stores FAILURE, and drops the message.
     stack.wait_for_lines(r"Received unregistered task of type 'say_helo'", timeout=30, since=since)
     log_shows(stack.lines[since:], "ts-2-log")
+    # The same log record goes on with the message's headers, its id among them, and a KeyError.
     assert any(f"'id': '{task_id}'" in line for line in stack.lines[since:]), "the log must name the message's id"
+    stack.wait_for_lines(r"^KeyError: 'say_helo'$", timeout=5, since=since)
     wait_until(lambda: results.states([task_id]) == ["FAILURE"], 10, "FAILURE stored")
     run_claim(stack, "ts-2-failure", task_id)
     print(f"case 2: symptom after {time.monotonic() - began:.1f} s")
@@ -253,7 +258,9 @@ def test_case3_an_rpc_backend_leaves_the_page_pending_after_success(stack: Stack
             run_claim(stack, "ts-3-pending", task_id)
             print(f"case 3: symptom after {time.monotonic() - began:.1f} s")
             assert results.states([task_id]) == ["PENDING"]
+            # Neither case 1 (the message was taken) nor case 2 (its name is known).
             assert vhost.depth(HELLO_QUEUE) == Depth(ready=0, consumers=1)
+            assert not [line for line in worker.lines if "unregistered task" in line]
             wait_until(lambda: flower_task_state(stack, task_id) == "SUCCESS", 10, "Flower to show the task SUCCESS")
             run_claim(stack, "ts-3-conf")
             ctrl_c(worker)
