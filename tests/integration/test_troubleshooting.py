@@ -13,9 +13,10 @@ fails (`worker_by_hand`, `stack.ensure_running`), and Flower knowing worker_hell
 alone (`flower_forgets_the_workers_started_by_hand`). It queues and declares only in
 the run's vhost (the stray worker of case 1 declares its queue `celery` there, and
 the test deletes it).
-The module takes about 45 s once the stack runs (case 1 about 22 s, case 3 16 s,
-case 2 5 s): starting workers (about 3 s each, four times), the UI's statistics
-(sampled every 5 s), and `celery inspect`, which waits 1 s for the workers' replies.
+The module takes 45 to 55 s once the stack runs (case 1 19 to 26 s, case 3 13 to
+16 s, case 2 5 s, Flower's restart about 4 s): starting workers (about 3 s each,
+four times), the UI's statistics (sampled every 5 s), and `celery inspect`, which
+waits 1 s for the workers' replies.
 """
 
 import contextlib
