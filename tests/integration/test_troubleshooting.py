@@ -35,8 +35,8 @@ from tests.support import demo_doc, results
 from tests.support.poll import wait_until
 from tests.support.rabbitmq import HELLO_QUEUE, Depth, VHost
 from tests.support.stack import ROOT, LoggedProcess, Stack, learner_env, supervisorctl
+from tests.support.troubleshooting import DOC, documented_post, log_shows, run, run_claim
 
-DOC = demo_doc.TROUBLESHOOTING
 # How many clicks case 1 piles up: the number TROUBLESHOOTING.md shows (Ready 3).
 CLICKS = 3
 # The worker's log line once it consumes: "celery@<host> ready." (Celery's banner end).
@@ -71,44 +71,6 @@ def flower_forgets_the_workers_started_by_hand(stack: Stack) -> Iterator[None]:
 
     # worker_hello's next heartbeat (every 2 s) tells the new Flower about it.
     wait_until(worker_hello_alone_online, 20, "Flower to list worker_hello alone, online", interval=0.5)
-
-
-def run(stack: Stack, command: demo_doc.Command, key: str, task_id: str | None = None) -> list[str]:
-    """Run one documented command and assert that it prints the documented lines.
-
-    Args:
-        command: a `$ ` line of the claim `key` and its expected output.
-        task_id: put in for `<task-id>`, in the command and in its expected output
-            alike, so that the answer must be about that very task.
-
-    Returns:
-        The lines it printed.
-
-    Raises:
-        AssertionError: it exited non-zero, or printed something else.
-    """
-    text, expected = command.command, command.expected
-    if task_id is not None:
-        text = text.replace("<task-id>", task_id)
-        expected = [line.replace("<task-id>", task_id) for line in expected]
-    printed = stack.run_demo_command(text)
-    demo_doc.assert_lines_match(printed, expected, f"TROUBLESHOOTING.md {key}")
-    return printed
-
-
-def run_claim(stack: Stack, key: str, task_id: str | None = None) -> list[str]:
-    """`run` the one command of the console block `key`; return what it printed."""
-    (command,) = demo_doc.commands(key, DOC)
-    return run(stack, command, key, task_id)
-
-
-def log_shows(log: list[str], key: str, task_id: str | None = None) -> None:
-    """Assert that the log lines of the text block `key` appear in `log`, in order,
-    `<task-id>` being `task_id` when given (`demo_doc.assert_lines_appear_in_order`)."""
-    expected = demo_doc.block(key, DOC).splitlines()
-    if task_id is not None:
-        expected = [line.replace("<task-id>", task_id) for line in expected]
-    demo_doc.assert_lines_appear_in_order(log, expected, f"TROUBLESHOOTING.md {key}")
 
 
 @contextlib.contextmanager
@@ -165,12 +127,6 @@ def flower_task_state(stack: Stack, task_id: str) -> str | None:
     """The task's state on Flower's Tasks page (its API); None while Flower has no such task."""
     answer = requests.get(f"{stack.flower_url}/api/task/info/{task_id}", auth=stack.flower_auth(), timeout=5)
     return answer.json()["state"] if answer.status_code == 200 else None
-
-
-def documented_post(stack: Stack, key: str) -> str:
-    """`run` the documented `curl ... /hello` of the block `key`, and return the task id it printed."""
-    (printed,) = run_claim(stack, key)
-    return json.loads(printed)["task_id"]
 
 
 def test_case1_a_worker_on_the_default_queue_leaves_hello_queue_piling_up(stack: Stack, vhost: VHost) -> None:

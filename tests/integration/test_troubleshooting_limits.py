@@ -2,7 +2,7 @@
 that kills its pool process on every delivery, dead-lettered after 5 and moved back with a
 shovel (RELIABILITY.md row 5e).
 
-As for cases 1 to 3 (test_troubleshooting.py, whose helpers these reuse), every console
+As for cases 1 to 3 (test_troubleshooting.py; tests/support/troubleshooting.py), every console
 block is run as written and every log block looked for in the log, on the shared stack,
 in the run's vhost: the management API's `localhost:15672` and vhost `%2F` become the
 run's. A fixed task id of the document becomes a fresh one (the result backend's Redis
@@ -18,13 +18,13 @@ from urllib.parse import quote
 import pytest
 import requests
 
-from tests.integration.test_troubleshooting import DOC, documented_post, log_shows, run
 from tests.support import demo_doc
 from tests.support.poll import wait_until
 from tests.support.rabbitmq import MANAGEMENT_URL, PASSWORD, USER, VHost
 from tests.support.reliability import Row, record
 from tests.support.results import wait_for_success
 from tests.support.stack import Stack, post_hello
+from tests.support.troubleshooting import DOC, documented_post, log_shows, run
 
 # The task id that TROUBLESHOOTING.md's case 4 publishes and asks after.
 CASE4_ID = "7e57ab1e-0000-4000-8000-000000000004"
