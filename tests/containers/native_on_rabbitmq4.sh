@@ -24,7 +24,7 @@ name="hello-queue-rabbitmq4-$$"
 # The image's own user is guest/guest, let in from other hosts (the official
 # image's loopback_users.guest = false), as the suite expects of a local RabbitMQ.
 docker run -d --name "$name" -p 127.0.0.1::5672 -p 127.0.0.1::15672 "$image" >/dev/null
-trap 'docker rm -f "$name" >/dev/null' EXIT
+trap 'docker rm -f -v "$name" >/dev/null' EXIT
 amqp_port="$(docker port "$name" 5672/tcp | head -n 1 | sed 's/.*://')"
 management_url="http://127.0.0.1:$(docker port "$name" 15672/tcp | head -n 1 | sed 's/.*://')"
 
