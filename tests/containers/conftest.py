@@ -1,0 +1,60 @@
+"""The container tests' fixtures: one `docker compose` stack for the whole run, shared by
+every module, and handed to each module idle.
+
+These tests need a Docker engine and the pinned images, and nothing else: not the
+machine's RabbitMQ or Redis, nor the integration tests' fixtures (their vhost,
+their `make run`). Without an engine or the images, they are skipped with one line
+saying why; on CI (CI=true), where .ci/run provides both, the same line fails them.
+"""
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support import docker_ready
+from tests.support.compose import ComposeProject
+from tests.support.poll import wait_until
+from tests.support.stack import ARTIFACTS
+
+PROGRAMS = {"flower": "RUNNING", "web": "RUNNING", "worker_hello": "RUNNING"}
+# hello_queue idle: nothing Ready, nothing Unacked, worker_hello its one consumer.
+IDLE_QUEUE = (0, 0, 1)
+
+
+@pytest.fixture(scope="session")
+def compose_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComposeProject]:
+    """The demo's compose project, up and healthy (`ComposeProject.up`), in a fresh copy of
+    this checkout; at the end `docker compose down -v --remove-orphans`, also after a
+    failure, and its log kept in test-artifacts/compose.log.
+
+    Skips every container test, or on CI fails it, when Docker or the images are missing.
+    """
+    reason = docker_ready.missing_reason()
+    if reason:
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason, pytrace=False)
+        pytest.skip(reason)
+    project = ComposeProject(tmp_path_factory.mktemp("compose"))
+    project.prepare()
+    ARTIFACTS.mkdir(exist_ok=True)
+    try:
+        seconds = project.up()
+        (ARTIFACTS / "compose-up.txt").write_text(f"docker compose up -d --build to healthy: {seconds:.1f} s\n")
+        yield project
+    finally:
+        (ARTIFACTS / "compose.log").write_text(project.logs())
+        project.down()
+
+
+@pytest.fixture(scope="module")
+def stack(compose_stack: ComposeProject) -> ComposeProject:
+    """The run's stack as each module finds it: supervisord's programs RUNNING in the app
+    container, and hello_queue idle, worker_hello its one consumer.
+
+    Raises:
+        AssertionError: an earlier module left it otherwise, and it did not recover in 60 s.
+    """
+    wait_until(lambda: compose_stack.programs() == PROGRAMS, 60, f"supervisord's programs: {PROGRAMS}", interval=0.5)
+    wait_until(lambda: compose_stack.hello_queue() == IDLE_QUEUE, 60, "hello_queue idle (0, 0, 1)", interval=0.5)
+    return compose_stack

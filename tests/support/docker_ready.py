@@ -1,0 +1,39 @@
+"""Can the container tests run here? A Docker engine that answers, with Compose v2, and the
+images the project pins, already on this machine (the tests pull nothing)."""
+
+import re
+import subprocess
+
+from tests.support.stack import ROOT
+
+HOW_TO_GET_THEM = (
+    "as root, `bash tests/containers/engine.sh` starts an engine with Compose v2, and "
+    "`bash tests/containers/build_standins.sh` builds stand-ins of the pinned images where no registry answers"
+)
+
+
+def pinned_images() -> list[str]:
+    """The images the project names: the Dockerfile's FROM and docker-compose.yml's `image:`
+    lines, less hello-queue, the one the build makes."""
+    dockerfile = re.findall(r"^FROM\s+(\S+)", (ROOT / "Dockerfile").read_text(), re.M)
+    compose = re.findall(r"^\s+image:\s*(\S+)", (ROOT / "docker-compose.yml").read_text(), re.M)
+    return sorted({image for image in dockerfile + compose if image != "hello-queue"})
+
+
+def _succeeds(*command: str) -> bool:
+    try:
+        return subprocess.run(command, capture_output=True, timeout=30).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def missing_reason() -> str | None:
+    """Why the container tests cannot run here, in one line; None when they can."""
+    if not _succeeds("docker", "info"):
+        return f"No Docker engine answers (`docker info` failed): {HOW_TO_GET_THEM}."
+    if not _succeeds("docker", "compose", "version"):
+        return f"Docker has no Compose v2 (`docker compose version` failed): {HOW_TO_GET_THEM}."
+    missing = [image for image in pinned_images() if not _succeeds("docker", "image", "inspect", image)]
+    if missing:
+        return f"The pinned images {', '.join(missing)} are not on this machine: {HOW_TO_GET_THEM}."
+    return None
