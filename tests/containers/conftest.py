@@ -52,9 +52,16 @@ def stack(compose_stack: ComposeProject) -> ComposeProject:
     """The run's stack as each module finds it: supervisord's programs RUNNING in the app
     container, and hello_queue idle, worker_hello its one consumer.
 
+    What a failed module may have left stopped (the app container, a program) is
+    started again first, so that one failure does not fail the modules after it.
+
     Raises:
-        AssertionError: an earlier module left it otherwise, and it did not recover in 60 s.
+        AssertionError: it did not get there within 60 s.
     """
+    if not compose_stack.compose("ps", "--quiet", "app").strip():
+        compose_stack.compose("start", "app")
+    if compose_stack.programs() != PROGRAMS:
+        compose_stack.run(["docker", "compose", "exec", "app", "supervisorctl", "start", "all"])
     wait_until(lambda: compose_stack.programs() == PROGRAMS, 60, f"supervisord's programs: {PROGRAMS}", interval=0.5)
     wait_until(lambda: compose_stack.hello_queue() == IDLE_QUEUE, 60, "hello_queue idle (0, 0, 1)", interval=0.5)
     return compose_stack

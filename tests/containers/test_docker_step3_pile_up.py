@@ -5,19 +5,11 @@ The pile-up is counted by RabbitMQ itself (`rabbitmqctl list_queues`), and the
 drain by the web app on its host port: each task's GET /tasks/<id> reads SUCCESS.
 """
 
-import requests
-
 from tests.support.compose import ComposeProject
 from tests.support.poll import wait_until
 from tests.support.stack import post_hellos
 
 PILE = 5  # DEMO.md's "click five times"
-
-
-def succeeded(stack: ComposeProject, task_ids: list[str]) -> bool:
-    """Whether GET /tasks/<id> reads SUCCESS for every one of `task_ids`."""
-    states = [requests.get(f"{stack.web_url}/tasks/{task_id}", timeout=5).json()["state"] for task_id in task_ids]
-    return all(state == "SUCCESS" for state in states)
 
 
 def test_docker_status_stop_pile_up_start_drain(stack: ComposeProject) -> None:
@@ -31,6 +23,6 @@ def test_docker_status_stop_pile_up_start_drain(stack: ComposeProject) -> None:
     stack.run_demo_block("docker-queue-piled")
 
     stack.run_demo_block("docker-start")
-    wait_until(lambda: succeeded(stack, task_ids), 60, f"all {PILE} tasks SUCCESS on GET /tasks/<id>", interval=0.5)
+    wait_until(lambda: stack.all_succeeded(task_ids), 60, f"all {PILE} tasks SUCCESS on GET /tasks/<id>", interval=0.5)
     wait_until(lambda: stack.hello_queue() == (0, 0, 1), 30, "hello_queue drained, worker_hello consuming")
     stack.run_demo_block("docker-queue-drained")

@@ -21,6 +21,9 @@ import time
 import uuid
 from pathlib import Path
 
+import redis
+import requests
+
 from tests.support import demo_doc
 from tests.support.poll import wait_until
 from tests.support.stack import ROOT, free_port
@@ -167,6 +170,31 @@ class ComposeProject:
         for command in demo_doc.commands(key):
             printed = self.run_demo_command(command.command)
             demo_doc.assert_lines_match(printed, command.expected, f"DEMO.md {key}: {command.command}")
+
+    def redis(self) -> redis.Redis:
+        """A client of the stack's Redis, on its host port: the results, and the worker's
+        completion counts (worker/completions.py)."""
+        return redis.Redis(port=self.ports["REDIS_PORT"], socket_timeout=5, decode_responses=True)
+
+    def redis_answers(self) -> bool:
+        """Whether the stack's Redis answers PING right now (it has loaded its data)."""
+        try:
+            return self.redis().ping()
+        except redis.RedisError:
+            return False
+
+    def task(self, task_id: str) -> tuple[int, dict]:
+        """GET /tasks/<task_id> of the web app, on its host port: the status code and the JSON."""
+        answer = requests.get(f"{self.web_url}/tasks/{task_id}", timeout=5)
+        return answer.status_code, answer.json()
+
+    def all_succeeded(self, task_ids: list[str]) -> bool:
+        """Whether GET /tasks/<id> reads SUCCESS for every one of `task_ids`."""
+        return all(self.task(task_id)[1].get("state") == "SUCCESS" for task_id in task_ids)
+
+    def started_at(self, service: str) -> str:
+        """When `service`'s container last started, as Docker says (changes with each start)."""
+        return self.inspect(self.container(service), "{{.State.StartedAt}}")
 
     def container(self, service: str) -> str:
         """The id of the one running container of `service`.

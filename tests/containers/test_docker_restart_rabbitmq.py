@@ -1,0 +1,78 @@
+"""RELIABILITY.md row 8a: `docker compose restart rabbitmq` with 100 messages waiting loses none.
+
+hello_queue is durable and its messages persistent (Celery's defaults), so RabbitMQ
+keeps them on disk, in its container's volume, which a restart keeps. The app
+container is not restarted: its web app and its worker reconnect by themselves.
+"""
+
+import re
+import time
+
+from tests.support.compose import ComposeProject
+from tests.support.poll import wait_until
+from tests.support.reliability import Row, record
+from tests.support.stack import post_hello, post_hellos
+from worker.completions import completions_key
+
+PILE = 100
+
+
+def supervisord_pids(stack: ComposeProject) -> dict[str, str]:
+    """supervisord's RUNNING programs in the app container → their pids (`supervisorctl status`)."""
+    status = stack.run(["docker", "compose", "exec", "app", "supervisorctl", "status"]).stdout
+    return dict(re.findall(r"^(\S+)\s+RUNNING\s+pid (\d+),", status, re.M))
+
+
+def restart_rabbitmq(stack: ComposeProject) -> float:
+    """`docker compose restart rabbitmq`, and wait until it answers again; the seconds that took."""
+    began = time.monotonic()
+    stack.compose("restart", "rabbitmq", timeout=180)
+    wait_until(stack.hello_queue, 120, "RabbitMQ to list hello_queue again", interval=0.5)
+    return time.monotonic() - began
+
+
+def test_a_rabbitmq_restart_loses_no_waiting_message(stack: ComposeProject) -> None:
+    app_started = stack.started_at("app")
+    stack.compose("exec", "app", "supervisorctl", "stop", "worker_hello")
+    task_ids = post_hellos(stack.web_url, PILE, duration=0)
+    wait_until(lambda: stack.hello_queue() == (PILE, 0, 0), 30, f"{PILE} Ready, 0 consumers")
+    before = supervisord_pids(stack)
+
+    took = restart_rabbitmq(stack)
+    after_restart = stack.hello_queue()
+    assert after_restart == (PILE, 0, 0), f"after the restart hello_queue has {after_restart}"
+    # The web app's connection died with the broker: its next POST reconnects (publish retries).
+    began = time.monotonic()
+    task_ids.append(post_hello(stack.web_url, name="after the restart", duration=0))
+    post_after = time.monotonic() - began
+
+    stack.compose("exec", "app", "supervisorctl", "start", "worker_hello")
+    wait_until(lambda: stack.all_succeeded(task_ids), 120, f"the {PILE + 1} tasks to succeed", interval=0.5)
+    completions = stack.redis().mget([completions_key(task_id) for task_id in task_ids])
+    assert completions == ["1"] * (PILE + 1), f"completions other than 1: {set(completions)}"
+
+    # The worker, too, reconnects on its own: a second restart while it runs.
+    wait_until(lambda: stack.hello_queue() == (0, 0, 1), 30, "worker_hello consuming an empty hello_queue")
+    worker_pid = supervisord_pids(stack)["worker_hello"]
+    restart_rabbitmq(stack)
+    wait_until(lambda: stack.hello_queue() == (0, 0, 1), 60, "worker_hello consuming again after the restart")
+    last = post_hello(stack.web_url, name="after the second restart", duration=0)
+    wait_until(lambda: stack.all_succeeded([last]), 30, "the next task to succeed")
+    pids = supervisord_pids(stack)
+    assert pids["worker_hello"] == worker_pid, "supervisord restarted worker_hello: it did not reconnect by itself"
+    assert {name: pids[name] for name in ("web", "flower")} == {name: before[name] for name in ("web", "flower")}
+    assert stack.started_at("app") == app_started, "the app container was restarted"
+
+    record(
+        Row(
+            key="8a",
+            scenario="RabbitMQ restarted (Docker)",
+            action="`docker compose restart rabbitmq` with 100 tasks waiting (worker_hello stopped), then start it",
+            outcome="every message is still Ready after the restart and runs once; the web app and the worker "
+            "reconnect without a restart of the app container",
+            setting="durable hello_queue, persistent messages (delivery_mode 2) in the rabbitmq container's volume; "
+            "publish retries (producer), `broker_connection_retry` (worker)",
+            counts=f"{PILE} Ready before and after a restart of {took:.0f} s, next POST 202 in {post_after:.1f} s; "
+            f"{PILE + 1} succeeded once, 0 twice; worker_hello and web pids unchanged through 2 restarts",
+        )
+    )
