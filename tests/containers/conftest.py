@@ -1,12 +1,14 @@
-"""The container tests' fixtures: one `docker compose` stack for the whole run, shared by
-every module, and handed to each module idle.
+"""The container tests' fixtures: one `docker compose` stack for all of tests/containers/,
+shared by every module, and handed to each module idle.
 
 These tests need a Docker engine and the pinned images, and nothing else: not the
 machine's RabbitMQ or Redis, nor the integration tests' fixtures (their vhost,
 their `make run`). Without an engine or the images, they are skipped with one line
-saying why; on CI (CI=true), where .ci/run provides both, the same line fails them.
+saying why; on CI (CI=true), where .ci/run provides both, the same line fails the
+run.
 """
 
+import functools
 import os
 from collections.abc import Iterator
 
@@ -22,19 +24,31 @@ PROGRAMS = {"flower": "RUNNING", "web": "RUNNING", "worker_hello": "RUNNING"}
 IDLE_QUEUE = (0, 0, 1)
 
 
-@pytest.fixture(scope="session")
+@functools.cache
+def missing() -> str | None:
+    """Why these tests cannot run here (`docker_ready.missing_reason`), asked once per run."""
+    return docker_ready.missing_reason()
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Before each test of this folder: skip it, or on CI fail it, when Docker or the images
+    are missing. Raised here rather than in a fixture, so that pytest's summary folds the
+    skips into one line (same place, same reason) instead of one per test."""
+    reason = missing()
+    if reason and os.environ.get("CI") == "true":
+        pytest.fail(reason, pytrace=False)
+    if reason:
+        pytest.skip(reason)
+
+
+# Package scope: down as soon as the last container test is done, not at the end of
+# the whole run, so that the stack does not idle on the cores through the other tests.
+@pytest.fixture(scope="package")
 def compose_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComposeProject]:
     """The demo's compose project, up and healthy (`ComposeProject.up`), in a fresh copy of
-    this checkout; at the end `docker compose down -v --remove-orphans`, also after a
-    failure, and its log kept in test-artifacts/compose.log.
-
-    Skips every container test, or on CI fails it, when Docker or the images are missing.
+    this checkout; after the last container test `docker compose down -v --remove-orphans`,
+    also after a failure, and its log kept in test-artifacts/compose.log.
     """
-    reason = docker_ready.missing_reason()
-    if reason:
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason, pytrace=False)
-        pytest.skip(reason)
     project = ComposeProject(tmp_path_factory.mktemp("compose"))
     project.prepare()
     ARTIFACTS.mkdir(exist_ok=True)
