@@ -59,6 +59,7 @@ def compose_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComposeP
     finally:
         (ARTIFACTS / "compose.log").write_text(project.logs())
         project.down()
+        project.restore_app_image()
 
 
 @pytest.fixture(scope="module")

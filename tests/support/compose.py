@@ -28,6 +28,8 @@ from tests.support import demo_doc
 from tests.support.poll import wait_until
 from tests.support.stack import ROOT, free_port
 
+# The image that docker-compose.yml's app service builds, and its worker service runs.
+APP_IMAGE = "hello-queue"
 # The host ports that docker-compose.yml publishes, each a variable of .env.
 PORT_VARIABLES = ("WEB_PORT", "FLOWER_PORT", "RABBITMQ_PORT", "RABBITMQ_MANAGEMENT_PORT", "REDIS_PORT")
 # What DEMO.md's commands say, and where the demo listens by default: moved to this stack's ports.
@@ -108,6 +110,9 @@ class ComposeProject:
         self.web_url = f"http://127.0.0.1:{self.ports['WEB_PORT']}"
         self.flower_url = f"http://127.0.0.1:{self.ports['FLOWER_PORT']}"
         self.env: dict[str, str] = {}
+        # The app image `up` built, and the images the project's containers ran at the end.
+        self.built_image: str | None = None
+        self.images_run: set[str] = set()
 
     def prepare(self) -> None:
         """Copy the working tree into `folder` and write its `.env`."""
@@ -252,7 +257,26 @@ class ComposeProject:
             return status == "healthy"
 
         wait_until(healthy, HEALTHY_TIMEOUT, "Docker to report the app container healthy", interval=0.5)
+        self.built_image = self.image_id(APP_IMAGE)
         return time.monotonic() - started
+
+    def image_id(self, image: str) -> str | None:
+        """The id of the image named `image` on this machine now; None if there is none."""
+        result = self.run(["docker", "image", "inspect", "--format", "{{.Id}}", image])
+        return result.stdout.strip() if result.returncode == 0 else None
+
+    def restore_app_image(self) -> None:
+        """Point the app's image name back at the image `up` built from the working tree, if a
+        test rebuilt it since (step 4's deploy builds a changed copy), and remove the image that
+        test built: the next `docker compose up` here runs the code as it is, and no untagged
+        image is left behind. An image under that name that this project did not build (another
+        checkout's build, meanwhile) is left alone."""
+        ours = self.built_image
+        current = self.image_id(APP_IMAGE)
+        if ours is None or current is None or current == ours or current not in self.images_run:
+            return
+        self.run(["docker", "tag", ours, APP_IMAGE])
+        self.run(["docker", "image", "rm", current])
 
     def logs(self, *services: str) -> str:
         """What the containers of `services` (all, if none) printed so far."""
@@ -270,6 +294,7 @@ class ComposeProject:
         containers = self._labelled("container").split()
         inspected = self.run(["docker", "inspect", "--format", VOLUMES_TEMPLATE, *containers]) if containers else None
         volumes = inspected.stdout.split() if inspected else []
+        self.images_run = set(self.run(["docker", "inspect", "--format", "{{.Image}}", *containers]).stdout.split())
         self.compose("down", "--volumes", "--remove-orphans", timeout=180)
         left = [f"container {c}" for c in self._labelled("container").split()]
         left += [f"network {n}" for n in self._labelled("network").split()]
