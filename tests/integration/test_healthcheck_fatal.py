@@ -1,8 +1,9 @@
 """A program stuck in FATAL fails the container's health check: Docker marks the container unhealthy.
 
-supervisord gives up on a program that exits within startsecs (1 s) of its start
+supervisord gives up on a program that exits within startsecs of its start
 startretries + 1 times in a row (3 + 1, with 1, 2 and 3 s between attempts) and
-leaves it in FATAL: nothing restarts it. The demo's page still answers, so
+leaves it in FATAL: nothing restarts it. (startsecs is 10 s in this test's copy of
+supervisord.conf, 1 s in the demo's: see the test.) The demo's page still answers, so
 without the health check nothing would tell the container apart from a healthy one.
 
 Its own stack, not the shared one (`checkout_free`): this one's worker_hello never runs.
@@ -11,10 +12,11 @@ Its own stack, not the shared one (`checkout_free`): this one's worker_hello nev
 import re
 import subprocess
 from datetime import datetime
+from pathlib import Path
 
 from tests.support.rabbitmq import VHost
 from tests.support.reliability import Row, record
-from tests.support.stack import ROOT, Stack, free_port, learner_env
+from tests.support.stack import ROOT, Stack, free_port, learner_env, supervisord_command, supervisord_copy
 
 PYTHON = ROOT / ".venv" / "bin" / "python"
 # supervisord's own log lines start with a timestamp: "2024-05-01 12:00:00,123 INFO spawned: ...".
@@ -25,15 +27,26 @@ def stamp(match: re.Match) -> datetime:
     return datetime.strptime(match[1], "%Y-%m-%d %H:%M:%S,%f")
 
 
-def test_a_program_stuck_in_fatal_fails_the_healthcheck(vhost: VHost, checkout_free: None) -> None:
-    env = {
-        "WEB_PORT": str(free_port()),
-        "CELERY_BROKER_URL": vhost.broker_url,
-        # supervisord.conf passes it to `celery worker --concurrency`, which refuses
-        # it and exits (status 2) in about 0.5 s: within startsecs, a failed start.
-        "WORKER_CONCURRENCY": "not-a-number",
-    }
-    demo = Stack("healthcheck-fatal", env)
+def test_a_program_stuck_in_fatal_fails_the_healthcheck(vhost: VHost, tmp_path: Path, checkout_free: None) -> None:
+    # supervisord counts a start as failed only if the program exits within startsecs
+    # (1 s here, supervisord's default). `celery worker` refuses a bad --concurrency
+    # only once it has loaded the app: in about 0.5 s on an idle machine, in up to 4 s
+    # on a busy one, which supervisord counts as a start and retries forever, never
+    # FATAL. Celery's own extra/supervisord/celeryd.conf sets startsecs=10: with it,
+    # in a copy of supervisord.conf, every one of these starts counts as failed.
+    config = supervisord_copy(tmp_path, "startsecs=10")
+    command, env = supervisord_command(config)
+    env.update(
+        {
+            "WEB_PORT": str(free_port()),
+            "FLOWER_PORT": str(free_port()),
+            "CELERY_BROKER_URL": vhost.broker_url,
+            # supervisord.conf passes it to `celery worker --concurrency`, which refuses
+            # it and exits (status 2): a failed start.
+            "WORKER_CONCURRENCY": "not-a-number",
+        }
+    )
+    demo = Stack("healthcheck-fatal", env, command=command)
     try:
         demo.start(("web",))
         demo.wait_for_state("worker_hello", "FATAL", timeout=60)
@@ -63,7 +76,7 @@ def test_a_program_stuck_in_fatal_fails_the_healthcheck(vhost: VHost, checkout_f
             scenario="A program stuck in FATAL",
             action="worker_hello cannot start (WORKER_CONCURRENCY=not-a-number)",
             outcome="the healthcheck fails: docker marks the container unhealthy",
-            setting="startretries / HEALTHCHECK",
+            setting="startretries (startsecs=10 in the test) / HEALTHCHECK",
             counts=f"{len(spawns)} start attempts, FATAL after {fatal_after:.1f} s, healthcheck exit 1",
         )
     )

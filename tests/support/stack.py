@@ -3,6 +3,7 @@
 import contextlib
 import os
 import re
+import secrets
 import signal
 import socket
 import subprocess
@@ -261,10 +262,12 @@ class Stack(LoggedProcess):
         name: names the log file kept in test-artifacts/.
         env: variables added to this process's environment (WEB_PORT, ...).
         root: the checkout it runs from: this one, or another clone.
+        command: instead of `make run`, supervisord itself with a copy of its
+            configuration (`supervisord_copy`, `supervisord_command`).
     """
 
-    def __init__(self, name: str, env: dict[str, str], root: Path = ROOT) -> None:
-        super().__init__(name, ["make", "--no-print-directory", "run"], env, root)
+    def __init__(self, name: str, env: dict[str, str], root: Path = ROOT, command: list[str] | None = None) -> None:
+        super().__init__(name, command or ["make", "--no-print-directory", "run"], env, root)
         self.socket = root / SOCKET.relative_to(ROOT)
         self.web_url = f"http://127.0.0.1:{self.env['WEB_PORT']}"
         # Flower on a port of its own, never a learner's 5555 (nor the 5555 that
@@ -378,6 +381,45 @@ class Stack(LoggedProcess):
             return self.state(program) == state
 
         wait_until(reached, timeout, f"supervisord to report {program} {state}")
+
+
+def supervisord_copy(folder: Path, worker_hello_settings: str) -> Path:
+    """Write to `folder` a copy of supervisord.conf with `worker_hello_settings` (setting lines,
+    e.g. "stopasgroup=true") added to `[program:worker_hello]` only, and return its path.
+
+    `%(here)s` becomes this checkout: the programs run its code, and the socket and pid
+    file stay in its .run/, where supervisorctl, scripts/healthcheck.py and `make run`'s
+    checks look for them. So the copy needs the checkout to itself (`checkout_free`).
+
+    Raises:
+        AssertionError: the settings did not land in worker_hello's section alone.
+    """
+    config = (ROOT / "supervisord.conf").read_text().replace("%(here)s", str(ROOT))
+    head, worker = config.split("[program:worker_hello]")
+    worker, *rest = worker.split("\n[")  # worker_hello's section only, not the ones after it
+    worker = worker.rstrip("\n") + f"\n{worker_hello_settings}\n"
+    config = "\n[".join([head + "[program:worker_hello]" + worker, *rest])
+    assert config.count(f"\n{worker_hello_settings}\n") == 1
+    copy = folder / "supervisord.conf"
+    copy.write_text(config)
+    (ROOT / ".run").mkdir(exist_ok=True)  # as `make run` makes it
+    return copy
+
+
+def supervisord_command(config: Path) -> tuple[list[str], dict[str, str]]:
+    """What `make run` runs, with the configuration `config` instead of supervisord.conf:
+    supervisord's command line, and the variables `make run` would set (for `Stack`'s `env`).
+
+    Flower gets a password of its own: `make run` would make one up.
+    """
+    env = {
+        "PATH": f"{ROOT / '.venv/bin'}:{os.environ['PATH']}",
+        "WEB_HOST": "127.0.0.1",
+        "WORKER_CONCURRENCY": "2",
+        "EXTRA_WORKERS": "0",  # what `make run` computes from WORKERS=1
+        "FLOWER_BASIC_AUTH": f"flower:{secrets.token_urlsafe(16)}",
+    }
+    return [str(ROOT / ".venv/bin/supervisord"), "-c", str(config)], env
 
 
 def start_demo(
