@@ -1,11 +1,10 @@
 """Step 5: defaults and **kwargs let the worker run messages of older and newer producers."""
 
 import json
-from urllib.parse import quote
 
 from tests.skew import step3_producer
 from tests.support import demo_doc
-from tests.support.rabbitmq import HELLO_QUEUE, MANAGEMENT_URL, VHost
+from tests.support.rabbitmq import HELLO_QUEUE, VHost
 from tests.support.stack import Stack
 
 CELERY_HEADERS = {"task": "say_hello"}
@@ -21,8 +20,7 @@ def test_demo_step5_a_message_with_an_unknown_argument_is_published_by_hand_and_
     stack: Stack, vhost: VHost
 ) -> None:
     (command,) = demo_doc.commands("step5-publish")
-    publish = command.command.replace("localhost:15672", MANAGEMENT_URL.removeprefix("http://"))
-    publish = publish.replace("/api/exchanges/%2F/", f"/api/exchanges/{quote(vhost.name, safe='')}/")
+    publish = vhost.on_management_api(command.command)
     demo_doc.assert_lines_match(stack.run_demo_command(publish), command.expected, "DEMO.md step5-publish")
     stack.wait_for_lines(r"Task say_hello\[by-hand-1\] succeeded", timeout=30)
     expected = demo_doc.block("step5-worker-log").splitlines()

@@ -13,7 +13,6 @@ deaths of a pool process, each noticed by Celery a few seconds late.
 import json
 import time
 import uuid
-from urllib.parse import quote
 
 import pytest
 import requests
@@ -36,8 +35,7 @@ POISON = r"say_hello\[{task_id}\]: poison: killing my own pool process \(deliver
 
 def on_run_vhost(command: demo_doc.Command, vhost: VHost) -> demo_doc.Command:
     """`command` aimed at this run's management API and vhost instead of localhost:15672 and `/`."""
-    text = command.command.replace("localhost:15672", MANAGEMENT_URL.removeprefix("http://"))
-    return demo_doc.Command(text.replace("%2F", quote(vhost.name, safe="")), command.expected)
+    return demo_doc.Command(vhost.on_management_api(command.command), command.expected)
 
 
 def test_case4_a_task_past_its_soft_time_limit_stops_and_fails(stack: Stack, vhost: VHost) -> None:

@@ -55,6 +55,12 @@ class VHost:
     def _url(self, path: str) -> str:
         return f"{MANAGEMENT_URL}/api/{path}"
 
+    def on_management_api(self, command: str) -> str:
+        """A documented shell `command` that calls the management API at localhost:15672 on
+        the default vhost (`%2F`, "/" quoted), aimed at this run's API and this vhost instead."""
+        command = command.replace("localhost:15672", MANAGEMENT_URL.removeprefix("http://"))
+        return command.replace("%2F", quote(self.name, safe=""))
+
     def create(self) -> None:
         """Create the vhost and give our user every permission in it."""
         vhost = quote(self.name, safe="")
