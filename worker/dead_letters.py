@@ -61,8 +61,11 @@ def dead_letter(sender: Task, exception: BaseException, **_: Any) -> None:
         logger.exception("Could not dead-letter %s[%s]: %r", sender.name, request.id, error)
         where = f"it could not be copied to {DEAD_LETTER_QUEUE} ({error})"
     else:
-        logger.error("Dead-lettered %s[%s] to %s: %s", sender.name, request.id, DEAD_LETTER_QUEUE, reason)
         where = f"its message is in {DEAD_LETTER_QUEUE}"
     # A WorkerLostError, which the web app's Celery knows (it imports nothing of the
     # worker's), with a message that says what happened and where the message went.
+    # Celery stored its own FAILURE a moment ago: a page that asked in between shows that one.
     sender.backend.mark_as_failure(request.id, WorkerLostError(f"{reason}; {where}"), request=request)
+    # Logged once the FAILURE above is stored: whoever waits for this line reads it.
+    if where.startswith("its message"):
+        logger.error("Dead-lettered %s[%s] to %s: %s", sender.name, request.id, DEAD_LETTER_QUEUE, reason)
