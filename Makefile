@@ -76,8 +76,15 @@ queue: $(VENV)/.run-deps
 healthcheck: $(VENV)/.run-deps
 	@$(VENV)/bin/python scripts/healthcheck.py
 
+# The suite runs in TEST_PROCESSES processes at once (pytest-xdist), each with demo
+# stacks of its own (tests/support/checkout.py): the tests mostly wait on tasks and
+# brokers, so three share two cores well. A module's tests stay together in one
+# process (--dist loadgroup, tests/conftest.py), in the order they are collected.
+# TEST_PROCESSES=0 runs them all in this one process.
+TEST_PROCESSES ?= 3
+
 test: $(VENV)/.test-deps test-tools
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n $(TEST_PROCESSES) --dist loadgroup --no-loadscope-reorder
 
 # Installs the Debian packages that the shell code $(1) prints (the missing ones
 # only) where we may: as root, with apt-get. Elsewhere it does nothing, and the

@@ -89,19 +89,21 @@ def leftovers() -> list[psutil.Process]:
     return found
 
 
+def runs(process: psutil.Process) -> bool:
+    """Whether `process` still runs. An orphan that has exited stays a zombie until init
+    reaps it, which may take a while: it runs no more, holds no port and no socket, and
+    counts as ended (psutil's `is_running()` says True for a zombie)."""
+    try:
+        return process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
 def still_running(processes: list[psutil.Process], timeout: float) -> list[psutil.Process]:
-    """Those of `processes` still running after up to `timeout` seconds. An orphan that has
-    exited stays a zombie until init reaps it, which may take a while: it runs no more."""
-
-    def running(process: psutil.Process) -> bool:
-        try:
-            return process.status() != psutil.STATUS_ZOMBIE
-        except psutil.NoSuchProcess:
-            return False
-
+    """Those of `processes` that still run (`runs`) after up to `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while True:
-        alive = [process for process in processes if running(process)]
+        alive = [process for process in processes if runs(process)]
         if not alive or time.monotonic() >= deadline:
             return alive
         time.sleep(0.05)

@@ -1,10 +1,15 @@
-"""Settings for the whole test session."""
+"""Settings for the whole test session.
+
+`make test` runs the suite in several processes at once (pytest-xdist's `-n`): a
+controller that hands out the tests, and workers that run them, each demo stack of
+a worker in its own copy of the checkout (tests/support/checkout.py).
+"""
 
 import os
 
 import pytest
 
-from tests.support import reliability
+from tests.support import checkout, reliability
 
 # Celery prefers the CELERY_BROKER_URL variable to any broker_url it is
 # configured with (celery.app.utils.Settings.broker_url), so a value inherited
@@ -15,6 +20,39 @@ os.environ.pop("CELERY_BROKER_URL", None)
 os.environ.pop("CELERY_RESULT_BACKEND", None)
 
 
+def is_worker(config: pytest.Config) -> bool:
+    """Whether this process is one of pytest-xdist's workers (they get `workerinput`)."""
+    return hasattr(config, "workerinput")
+
+
+def runs_tests(config: pytest.Config) -> bool:
+    """Whether this process runs tests: a worker, or a run without -n. pytest-xdist's
+    controller only hands them out."""
+    return is_worker(config) or not getattr(config.option, "numprocesses", None)
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
-    """measured/reliability/ holds this run's RELIABILITY.md rows only (`make figures` copies them)."""
-    reliability.clear()
+    """Once per run (not per worker): measured/reliability/ holds this run's RELIABILITY.md rows
+    only (`make figures` copies them), and copies left by a killed run go. Then, in each
+    process that runs tests, its own copy of the checkout."""
+    if not is_worker(session.config):
+        reliability.clear()
+        checkout.remove_stale()
+    if runs_tests(session.config):
+        checkout.create()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if runs_tests(session.config):
+        checkout.remove()
+
+
+# First among the hooks (tryfirst): pytest-xdist's own reads the marks this one adds.
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Group the tests for `--dist loadgroup`: a module's tests run in one worker, one after
+    the other, since they share its fixtures (a stack, a proxy); so do all of
+    tests/containers/, which share one `docker compose` project."""
+    for item in items:
+        module = item.nodeid.split("::")[0]
+        item.add_marker(pytest.mark.xdist_group("containers" if module.startswith("tests/containers/") else module))

@@ -51,7 +51,7 @@ def compose_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComposeP
     """
     project = ComposeProject(tmp_path_factory.mktemp("compose"))
     project.prepare()
-    ARTIFACTS.mkdir(exist_ok=True)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     try:
         seconds = project.up()
         (ARTIFACTS / "compose-up.txt").write_text(f"docker compose up -d --build to healthy: {seconds:.1f} s\n")

@@ -12,7 +12,7 @@ from flask import Flask
 from app import create_app
 from tests.support import demo_doc
 from tests.support.rabbitmq import HELLO_QUEUE, Depth, VHost
-from tests.support.stack import ROOT, free_port, learner_env
+from tests.support.stack import CHECKOUT, free_port, learner_env
 
 
 @pytest.fixture
@@ -69,7 +69,13 @@ def assert_make_run_refuses(key: str, env: dict[str, str], documented: str, actu
     env = {"WEB_PORT": str(free_port()), "FLOWER_PORT": str(free_port()), **env}
     started = time.monotonic()
     result = subprocess.run(
-        command.command, shell=True, cwd=ROOT, env={**learner_env(), **env}, capture_output=True, text=True, timeout=30
+        command.command,
+        shell=True,
+        cwd=CHECKOUT,
+        env={**learner_env(), **env},
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     elapsed = time.monotonic() - started
     assert result.returncode != 0

@@ -10,7 +10,7 @@ import stat
 import subprocess
 
 from tests.support import demo_doc
-from tests.support.stack import ROOT, SOCKET, Stack, learner_env
+from tests.support.stack import CHECKOUT, SOCKET, Stack, learner_env
 
 
 def test_demo_step7_a_running_demo_is_healthy(stack: Stack) -> None:
@@ -19,7 +19,7 @@ def test_demo_step7_a_running_demo_is_healthy(stack: Stack) -> None:
     result = subprocess.run(
         command.command,
         shell=True,
-        cwd=ROOT,
+        cwd=CHECKOUT,
         env={**learner_env(), "WEB_PORT": stack.env["WEB_PORT"]},
         capture_output=True,
         text=True,

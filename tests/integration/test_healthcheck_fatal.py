@@ -16,9 +16,9 @@ from pathlib import Path
 
 from tests.support.rabbitmq import VHost
 from tests.support.reliability import Row, record
-from tests.support.stack import ROOT, Stack, free_port, learner_env, supervisord_command, supervisord_copy
+from tests.support.stack import CHECKOUT, Stack, free_port, learner_env, supervisord_command, supervisord_copy
 
-PYTHON = ROOT / ".venv" / "bin" / "python"
+PYTHON = CHECKOUT / ".venv" / "bin" / "python"
 # supervisord's own log lines start with a timestamp: "2024-05-01 12:00:00,123 INFO spawned: ...".
 STAMPED = r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) \w+ "
 
@@ -53,7 +53,7 @@ def test_a_program_stuck_in_fatal_fails_the_healthcheck(vhost: VHost, tmp_path: 
         # Run as the Dockerfile's HEALTHCHECK runs it: the script itself, its status unchanged by make.
         result = subprocess.run(
             [str(PYTHON), "scripts/healthcheck.py"],
-            cwd=ROOT,
+            cwd=CHECKOUT,
             env={**learner_env(), "WEB_PORT": env["WEB_PORT"]},
             capture_output=True,
             text=True,

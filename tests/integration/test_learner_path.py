@@ -10,13 +10,18 @@ It clones what is committed (HEAD), as a learner would: uncommitted changes are 
 import os
 import signal
 import subprocess
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
 from tests.support import demo_doc
+from tests.support.checkout import ARTIFACTS, REPOSITORY
 from tests.support.poll import wait_until
 from tests.support.rabbitmq import HELLO_QUEUE, Depth, VHost, sweep_stale
-from tests.support.stack import ROOT, Stack, free_port, post_hello, start_demo
+from tests.support.stack import Stack, free_port, post_hello, start_demo
 
 # A test that records a RELIABILITY.md row: README's `make test` is run on it alone
 # (the whole suite would take minutes), since recording rows is what once changed a
@@ -27,8 +32,9 @@ PILE = 5
 VHOST_PREFIX = "hello-queue-learner"
 
 
-def run(command: str | list[str], clone: Path, env: dict[str, str] | None = None) -> str:
-    """Run `command` (a shell line, or an argument list) in `clone`, as a learner's terminal would.
+def run(command: str | list[str], clone: Path, env: dict[str, str] | None = None, unset: tuple[str, ...] = ()) -> str:
+    """Run `command` (a shell line, or an argument list) in `clone`, as a learner's terminal would,
+    with `env` added to this process's environment and the variables `unset` left out.
 
     Returns:
         What it printed on stdout.
@@ -40,7 +46,7 @@ def run(command: str | list[str], clone: Path, env: dict[str, str] | None = None
         command,
         shell=isinstance(command, str),
         cwd=clone,
-        env={**os.environ, **(env or {})},
+        env={**{k: v for k, v in os.environ.items() if k not in unset}, **(env or {})},
         capture_output=True,
         text=True,
         timeout=600,
@@ -91,15 +97,27 @@ def demo_steps_2_and_3(demo: Stack, vhost: VHost, started: float) -> float:
     return pile_up
 
 
-def test_clone_to_first_pile_up_and_through_the_history(tmp_path: Path) -> None:
+@pytest.fixture
+def short_tmp() -> Iterator[Path]:
+    """A new folder with a short path: the clone's .run/supervisor.sock must fit in the 108
+    bytes of a unix socket's path (unix(7)), and pytest's `tmp_path` under pytest-xdist
+    (/tmp/pytest-of-USER/pytest-N/popen-gwN/test_NAME0/) leaves too few."""
+    with tempfile.TemporaryDirectory(prefix="hq-learner-") as folder:
+        yield Path(folder)
+
+
+def test_clone_to_first_pile_up_and_through_the_history(short_tmp: Path) -> None:
     started = time.monotonic()
-    clone = tmp_path / "hello-queue"
-    subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True, timeout=120)
+    clone = short_tmp / "hello-queue"
+    subprocess.run(["git", "clone", "-q", str(REPOSITORY), str(clone)], check=True, timeout=120)
     history, to_step_2, to_main = demo_doc.script("history")
     assert to_step_2 == "git checkout ':/^Step 2:'" and to_main == "git checkout main", demo_doc.script("history")
 
     # README's second command, on one test that records a RELIABILITY.md row.
-    run("make test", clone, {"PYTEST_ADDOPTS": f"-q -p no:cacheprovider {RECORDING_TEST}"})
+    # In one process (TEST_PROCESSES=0), taken for a run of its own, not for a worker of
+    # this one (PYTEST_XDIST_WORKER unset): its stack gets ports that no worker uses.
+    nested = {"PYTEST_ADDOPTS": f"-q -p no:cacheprovider {RECORDING_TEST}", "TEST_PROCESSES": "0"}
+    run("make test", clone, nested, unset=("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT"))
     assert (clone / "measured" / "reliability" / "5a.md").exists(), "the row should be kept under measured/"
     assert git_status(clone) == "", "make test must leave git status clean"
 
@@ -126,11 +144,11 @@ def test_clone_to_first_pile_up_and_through_the_history(tmp_path: Path) -> None:
         finally:
             stop_with_ctrl_c(old)
         run(to_main, clone)
-        assert run(["git", "rev-parse", "HEAD"], clone) == run(["git", "rev-parse", "HEAD"], ROOT)
+        assert run(["git", "rev-parse", "HEAD"], clone) == run(["git", "rev-parse", "HEAD"], REPOSITORY)
         assert git_status(clone) == ""
     finally:
         vhost.delete()
     # Not a timed assertion: the figure goes into test-artifacts/ for a human to read.
-    (ROOT / "test-artifacts" / "learner-path.txt").write_text(
+    (ARTIFACTS / "learner-path.txt").write_text(
         f"clone to first pile-up: {pile_up:.1f} s; whole path: {time.monotonic() - started:.1f} s\n"
     )

@@ -15,8 +15,9 @@ import pytest
 from app import create_app
 from tests.skew import step3_producer
 from tests.support import demo_doc
+from tests.support.checkout import REPOSITORY
 from tests.support.rabbitmq import HELLO_QUEUE, Depth, VHost
-from tests.support.stack import ROOT, LoggedProcess
+from tests.support.stack import CHECKOUT, LoggedProcess
 
 
 @contextmanager
@@ -31,7 +32,7 @@ def worker_of_step(step: int) -> Iterator[tuple[LoggedProcess, VHost]]:
     old = LoggedProcess(
         f"step{step}-worker",
         [
-            str(ROOT / ".venv/bin/celery"),
+            str(CHECKOUT / ".venv/bin/celery"),
             *("--app", f"tests.skew.step{step}_worker", "worker", "--queues", HELLO_QUEUE),
             *("--hostname", f"step{step}_worker@%h", "--concurrency", "1", "--loglevel", "INFO"),
             # Alone in its vhost: nobody to mingle or gossip with (as supervisord.conf's worker).
@@ -96,7 +97,7 @@ def test_the_skew_workers_have_the_signature_of_their_step(step: int) -> None:
     """tests/skew/stepN_worker.py must have the signature that the `Step N:` commit's worker had."""
 
     def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+        return subprocess.run(["git", *args], cwd=REPOSITORY, capture_output=True, text=True, check=True).stdout.strip()
 
     if git("rev-parse", "--is-shallow-repository") == "true":
         pytest.skip("a shallow clone lacks the Step commits; clone the whole history")
@@ -104,5 +105,5 @@ def test_the_skew_workers_have_the_signature_of_their_step(step: int) -> None:
     commit = git("rev-parse", f":/^Step {step}:")  # as DEMO.md names it
     at_step = git("show", f"{commit}:worker/tasks.py")
     signature = re.compile(r"^def say_hello\(.*$", re.M)
-    skew = (ROOT / f"tests/skew/step{step}_worker.py").read_text()
+    skew = (REPOSITORY / f"tests/skew/step{step}_worker.py").read_text()
     assert signature.search(at_step)[0] == signature.search(skew)[0]

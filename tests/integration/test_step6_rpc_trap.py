@@ -11,7 +11,7 @@ import pytest
 from celery import Celery
 
 from tests.support.rabbitmq import HELLO_QUEUE, VHost
-from tests.support.stack import ROOT, LoggedProcess
+from tests.support.stack import CHECKOUT, LoggedProcess
 
 
 @pytest.fixture
@@ -32,7 +32,7 @@ def producer(broker_url: str) -> Celery:
 def test_with_rpc_another_process_sees_pending_forever(rpc_vhost: VHost) -> None:
     worker = LoggedProcess(
         "rpc-worker",
-        [str(ROOT / ".venv/bin/celery"), "--app", "worker.celery_app", "worker", "--queues", HELLO_QUEUE]
+        [str(CHECKOUT / ".venv/bin/celery"), "--app", "worker.celery_app", "worker", "--queues", HELLO_QUEUE]
         + ["--pool", "solo"],
         {"CELERY_BROKER_URL": rpc_vhost.broker_url, "CELERY_RESULT_BACKEND": "rpc://"},
     )

@@ -20,8 +20,8 @@ from tests.support.rabbitmq import HELLO_QUEUE, Depth, VHost
 from tests.support.results import wait_for_success
 from tests.support.stack import (
     ARTIFACTS,
+    CHECKOUT,
     FLOWER_PASSWORD_FILE,
-    ROOT,
     Stack,
     free_port,
     learner_env,
@@ -144,10 +144,10 @@ def test_flower_reports_hello_queues_length_as_rabbitmq_does(stack: Stack, vhost
 def test_flower_will_not_start_without_a_password() -> None:
     port = free_port()
     # supervisord.conf's command, run alone, with an empty password.
-    celery = str(ROOT / ".venv" / "bin" / "celery")
+    celery = str(CHECKOUT / ".venv" / "bin" / "celery")
     flower_alone = subprocess.run(
         [celery, "--app", "monitor.celery_app", "flower", "--conf=monitor/flowerconfig.py", f"--port={port}"],
-        cwd=ROOT,
+        cwd=CHECKOUT,
         env={**learner_env(), "FLOWER_BASIC_AUTH": ""},
         capture_output=True,
         text=True,

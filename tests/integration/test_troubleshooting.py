@@ -34,7 +34,7 @@ from kombu import Connection
 from tests.support import demo_doc, results
 from tests.support.poll import wait_until
 from tests.support.rabbitmq import HELLO_QUEUE, Depth, VHost
-from tests.support.stack import ROOT, LoggedProcess, Stack, learner_env, supervisorctl
+from tests.support.stack import CHECKOUT, LoggedProcess, Stack, learner_env, supervisorctl
 from tests.support.troubleshooting import DOC, documented_post, log_shows, run, run_claim
 
 # How many clicks case 1 piles up: the number TROUBLESHOOTING.md shows (Ready 3).
@@ -118,7 +118,9 @@ def no_worker_answers(stack: Stack, key: str) -> None:
     fails saying so (Celery's CLI exits with EX_UNAVAILABLE, 69, and says it on stderr)."""
     (command,) = demo_doc.commands(key, DOC)
     env = {**learner_env(), "CELERY_BROKER_URL": stack.env["CELERY_BROKER_URL"]}
-    answer = subprocess.run(command.command, shell=True, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    answer = subprocess.run(
+        command.command, shell=True, cwd=CHECKOUT, env=env, capture_output=True, text=True, timeout=60
+    )
     assert answer.returncode != 0, f"{command.command!r} found a worker: {answer.stdout}"
     assert "Error: No nodes replied within time constraint" in answer.stderr, answer.stderr
 

@@ -15,7 +15,6 @@ written, as a learner's does from their clone.
 import os
 import re
 import secrets
-import shutil
 import subprocess
 import time
 import uuid
@@ -25,8 +24,8 @@ import redis
 import requests
 
 from tests.support import demo_doc
+from tests.support.checkout import REPOSITORY, copy_working_tree, free_port
 from tests.support.poll import wait_until
-from tests.support.stack import ROOT, free_port
 
 # The image that docker-compose.yml's app service builds, and its worker service runs.
 APP_IMAGE = "hello-queue"
@@ -43,26 +42,6 @@ LIST_QUEUES = ("rabbitmqctl", "list_queues", "-q", "name", "messages_ready", "me
 VOLUMES_TEMPLATE = '{{range .Mounts}}{{if eq .Type "volume"}}{{println .Name}}{{end}}{{end}}'
 # Docker's variables, which say which engine the docker CLI talks to: kept for every command.
 DOCKER_VARIABLES = ("DOCKER_HOST", "DOCKER_CONFIG", "DOCKER_CONTEXT", "DOCKER_CERT_PATH", "DOCKER_TLS_VERIFY")
-
-
-def working_tree_files(root: Path = ROOT) -> list[Path]:
-    """The files of `root` that git tracks (as they are now) and the untracked ones it does not
-    ignore: what a learner's clone would hold, less .venv/, .run/, measured/ and the like.
-    Tracked files deleted in the working tree are left out."""
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=root,
-        capture_output=True,
-        check=True,
-    ).stdout.decode()
-    return sorted({Path(name) for name in listed.split("\0") if name and (root / name).is_file()})
-
-
-def copy_working_tree(destination: Path, root: Path = ROOT) -> None:
-    """Copy `working_tree_files(root)` into the folder `destination`, modes kept."""
-    for name in working_tree_files(root):
-        (destination / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(root / name, destination / name)
 
 
 def dot_env(example: str, ports: dict[str, int]) -> str:
@@ -117,7 +96,7 @@ class ComposeProject:
     def prepare(self) -> None:
         """Copy the working tree into `folder` and write its `.env`."""
         copy_working_tree(self.folder)
-        (self.folder / ".env").write_text(dot_env((ROOT / ".env.example").read_text(), self.ports))
+        (self.folder / ".env").write_text(dot_env((REPOSITORY / ".env.example").read_text(), self.ports))
         self.env = read_dot_env(self.folder / ".env")
 
     def environment(self) -> dict[str, str]:

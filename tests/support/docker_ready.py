@@ -4,7 +4,7 @@ images the project pins, already on this machine (the tests pull nothing)."""
 import re
 import subprocess
 
-from tests.support.stack import ROOT
+from tests.support.checkout import REPOSITORY
 
 HOW_TO_GET_THEM = (
     "as root, `bash tests/containers/engine.sh` starts an engine with Compose v2, and "
@@ -15,8 +15,8 @@ HOW_TO_GET_THEM = (
 def pinned_images() -> list[str]:
     """The images the project names: the Dockerfile's FROM and docker-compose.yml's `image:`
     lines, less hello-queue, the one the build makes."""
-    dockerfile = re.findall(r"^FROM\s+(\S+)", (ROOT / "Dockerfile").read_text(), re.M)
-    compose = re.findall(r"^\s+image:\s*(\S+)", (ROOT / "docker-compose.yml").read_text(), re.M)
+    dockerfile = re.findall(r"^FROM\s+(\S+)", (REPOSITORY / "Dockerfile").read_text(), re.M)
+    compose = re.findall(r"^\s+image:\s*(\S+)", (REPOSITORY / "docker-compose.yml").read_text(), re.M)
     return sorted({image for image in dockerfile + compose if image != "hello-queue"})
 
 

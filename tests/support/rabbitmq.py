@@ -123,6 +123,19 @@ class VHost:
         answer.raise_for_status()
         return {connection["name"]: connection.get("user_provided_name", "") for connection in answer.json()}
 
+    def consumer_connections(self, queue: str = HELLO_QUEUE) -> set[str]:
+        """The names of the connections whose channels consume `queue`, as the management API
+        lists them (the queue's Consumers in the UI; it may take a few seconds to list a new
+        one, and to forget a closed one: meanwhile it lists the consumer of a closed channel
+        with empty `channel_details`, left out here)."""
+        answer = self._api.get(self._url(f"consumers/{quote(self.name, safe='')}"), timeout=10)
+        answer.raise_for_status()
+        return {
+            consumer["channel_details"]["connection_name"]
+            for consumer in answer.json()
+            if consumer["queue"]["name"] == queue and consumer["channel_details"]
+        }
+
     def close_connection(self, name: str, reason: str) -> None:
         """Close one client connection from the broker's side, as the UI's "Force Close" button does.
 

@@ -17,22 +17,14 @@ import requests
 from celery import Celery
 from supervisor.xmlrpc import SupervisorTransport
 
+from tests.support.checkout import ARTIFACTS, CHECKOUT, free_port
 from tests.support.poll import wait_until
 from tests.support.rabbitmq import VHost
 
-ROOT = Path(__file__).resolve().parents[2]
-SOCKET = ROOT / ".run" / "supervisor.sock"
-SUPERVISORCTL = ROOT / ".venv" / "bin" / "supervisorctl"
+SOCKET = CHECKOUT / ".run" / "supervisor.sock"
+SUPERVISORCTL = CHECKOUT / ".venv" / "bin" / "supervisorctl"
 # The password `make run` makes up for Flower when FLOWER_BASIC_AUTH is unset (Makefile).
-FLOWER_PASSWORD_FILE = ROOT / ".run" / "flower-password"
-ARTIFACTS = ROOT / "test-artifacts"
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+FLOWER_PASSWORD_FILE = CHECKOUT / ".run" / "flower-password"
 
 
 def page_answers(web_url: str) -> bool:
@@ -50,7 +42,7 @@ def learner_env() -> dict[str, str]:
     return {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/")}
 
 
-def supervisorctl(*args: str, root: Path = ROOT) -> subprocess.CompletedProcess:
+def supervisorctl(*args: str, root: Path = CHECKOUT) -> subprocess.CompletedProcess:
     """Run `.venv/bin/supervisorctl ARGS` from the repository root (or the checkout `root`),
     as DEMO.md does.
 
@@ -58,7 +50,7 @@ def supervisorctl(*args: str, root: Path = ROOT) -> subprocess.CompletedProcess:
     supervisord.conf, and the socket through it, on its own.
     """
     return subprocess.run(
-        [str(root / SUPERVISORCTL.relative_to(ROOT)), *args],
+        [str(root / SUPERVISORCTL.relative_to(CHECKOUT)), *args],
         cwd=root,
         env=learner_env(),
         capture_output=True,
@@ -134,7 +126,7 @@ class LoggedProcess:
         root: the folder it runs in: this checkout, or another clone of it.
     """
 
-    def __init__(self, name: str, args: list[str], env: dict[str, str], root: Path = ROOT) -> None:
+    def __init__(self, name: str, args: list[str], env: dict[str, str], root: Path = CHECKOUT) -> None:
         self.name = name
         self.args = args
         self.env = {**os.environ, **env}
@@ -145,7 +137,7 @@ class LoggedProcess:
     def launch(self) -> None:
         """Start the program in `root`, in a process group of its own
         (like a shell's foreground job, so that `stop(SIGINT)` is Ctrl-C)."""
-        ARTIFACTS.mkdir(exist_ok=True)
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
         self.launched_at = time.time() - 1  # psutil's create_time has a coarser clock
         self.process = subprocess.Popen(
             self.args,
@@ -266,9 +258,9 @@ class Stack(LoggedProcess):
             configuration (`supervisord_copy`, `supervisord_command`).
     """
 
-    def __init__(self, name: str, env: dict[str, str], root: Path = ROOT, command: list[str] | None = None) -> None:
+    def __init__(self, name: str, env: dict[str, str], root: Path = CHECKOUT, command: list[str] | None = None) -> None:
         super().__init__(name, command or ["make", "--no-print-directory", "run"], env, root)
-        self.socket = root / SOCKET.relative_to(ROOT)
+        self.socket = root / SOCKET.relative_to(CHECKOUT)
         self.web_url = f"http://127.0.0.1:{self.env['WEB_PORT']}"
         # Flower on a port of its own, never a learner's 5555 (nor the 5555 that
         # `make test` exports). Its password: unless the caller gives one, none from
@@ -287,7 +279,7 @@ class Stack(LoggedProcess):
         if "FLOWER_BASIC_AUTH" in self.env:
             user, _, password = self.env["FLOWER_BASIC_AUTH"].split(",")[0].partition(":")
             return user, password
-        return "flower", (self.root / FLOWER_PASSWORD_FILE.relative_to(ROOT)).read_text().strip()
+        return "flower", (self.root / FLOWER_PASSWORD_FILE.relative_to(CHECKOUT)).read_text().strip()
 
     def start(self, programs: tuple[str, ...], timeout: float = 60) -> None:
         """Start `make run` and wait until each of `programs` is RUNNING and the page answers.
@@ -394,7 +386,7 @@ def supervisord_copy(folder: Path, worker_hello_settings: str) -> Path:
     Raises:
         AssertionError: the settings did not land in worker_hello's section alone.
     """
-    config = (ROOT / "supervisord.conf").read_text().replace("%(here)s", str(ROOT))
+    config = (CHECKOUT / "supervisord.conf").read_text().replace("%(here)s", str(CHECKOUT))
     head, worker = config.split("[program:worker_hello]")
     worker, *rest = worker.split("\n[")  # worker_hello's section only, not the ones after it
     worker = worker.rstrip("\n") + f"\n{worker_hello_settings}\n"
@@ -402,7 +394,7 @@ def supervisord_copy(folder: Path, worker_hello_settings: str) -> Path:
     assert config.count(f"\n{worker_hello_settings}\n") == 1
     copy = folder / "supervisord.conf"
     copy.write_text(config)
-    (ROOT / ".run").mkdir(exist_ok=True)  # as `make run` makes it
+    (CHECKOUT / ".run").mkdir(exist_ok=True)  # as `make run` makes it
     return copy
 
 
@@ -413,13 +405,13 @@ def supervisord_command(config: Path) -> tuple[list[str], dict[str, str]]:
     Flower gets a password of its own: `make run` would make one up.
     """
     env = {
-        "PATH": f"{ROOT / '.venv/bin'}:{os.environ['PATH']}",
+        "PATH": f"{CHECKOUT / '.venv/bin'}:{os.environ['PATH']}",
         "WEB_HOST": "127.0.0.1",
         "WORKER_CONCURRENCY": "2",
         "EXTRA_WORKERS": "0",  # what `make run` computes from WORKERS=1
         "FLOWER_BASIC_AUTH": f"flower:{secrets.token_urlsafe(16)}",
     }
-    return [str(ROOT / ".venv/bin/supervisord"), "-c", str(config)], env
+    return [str(CHECKOUT / ".venv/bin/supervisord"), "-c", str(config)], env
 
 
 def start_demo(
@@ -428,7 +420,7 @@ def start_demo(
     programs: tuple[str, ...],
     env: dict[str, str] | None = None,
     consumers: int = 1,
-    root: Path = ROOT,
+    root: Path = CHECKOUT,
 ) -> Stack:
     """`make run` on a free port, its broker `vhost`: wait until `programs` are RUNNING, the page
     answers and `consumers` workers consume hello_queue (`Stack.start`, `VHost.wait_for_consumers`).

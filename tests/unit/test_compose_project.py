@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.compose import PORT_VARIABLES, dot_env, free_ports, read_dot_env, working_tree_files
+from tests.support.checkout import REPOSITORY, working_tree_files
+from tests.support.compose import PORT_VARIABLES, dot_env, free_ports, read_dot_env
 from tests.support.docker_ready import pinned_images
-from tests.support.stack import ROOT
 
 
 def test_the_copy_holds_what_a_clone_holds_and_nothing_git_ignores() -> None:
@@ -22,7 +22,7 @@ def test_the_copy_holds_what_a_clone_holds_and_nothing_git_ignores() -> None:
 def test_dot_env_fills_in_the_passwords_and_the_ports(tmp_path: Path) -> None:
     ports = free_ports()
     assert sorted(ports) == sorted(PORT_VARIABLES) and len(set(ports.values())) == len(ports)
-    (tmp_path / ".env").write_text(dot_env((ROOT / ".env.example").read_text(), ports))
+    (tmp_path / ".env").write_text(dot_env((REPOSITORY / ".env.example").read_text(), ports))
     env = read_dot_env(tmp_path / ".env")
     assert re.fullmatch(r"[\w-]{16,}", env["RABBITMQ_DEFAULT_PASS"])
     assert re.fullmatch(r"flower:[\w-]{16,}", env["FLOWER_BASIC_AUTH"])
