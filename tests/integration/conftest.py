@@ -7,7 +7,7 @@ import pytest
 
 from tests.support.poll import wait_until
 from tests.support.rabbitmq import HELLO_QUEUE, Depth, VHost, sweep_stale, unreachable_reason
-from tests.support.stack import Stack, active_tasks, start_demo
+from tests.support.stack import Stack, held_tasks, start_demo
 
 PROGRAMS = ("web", "worker_hello", "flower")
 
@@ -26,6 +26,19 @@ def vhost() -> Iterator[VHost]:
     created.create()
     yield created
     created.delete()
+
+
+@pytest.fixture(scope="module")
+def quiet_vhost(vhost: VHost) -> Iterator[VHost]:
+    """A vhost of the module's own, with no consumer: the test run's `vhost` has the shared
+    stack's worker whenever an earlier module of this test process started it.
+
+    (Depending on `vhost` stops the run at once if RabbitMQ is unreachable.)
+    """
+    own = VHost()
+    own.create()
+    yield own
+    own.delete()
 
 
 class SharedStack:
@@ -88,7 +101,8 @@ def stack(shared_stack: SharedStack, vhost: VHost) -> Stack:
         session_stack.wait_for_state(program, "RUNNING")
     vhost.wait_for_consumers(1)
     wait_until(lambda: vhost.depth(HELLO_QUEUE) == Depth(ready=0, consumers=1), 30, "an empty hello_queue")
-    # Ask the worker itself whether a task still runs (`celery inspect active`).
-    wait_until(lambda: active_tasks(vhost.broker_url) == [], 30, "worker_hello to run no task", interval=0.2)
+    # Ask the worker itself whether it still holds a task: a running one, or a retry waiting
+    # out its countdown, which hello_queue no longer shows (the worker holds it unacked).
+    wait_until(lambda: held_tasks(vhost.broker_url) == [], 30, "worker_hello to hold no task", interval=0.2)
     session_stack.lines.clear()
     return session_stack

@@ -93,11 +93,11 @@ def test_demo_make_run_without_rabbitmq_says_so_within_5_s(checkout_free: None) 
     assert_make_run_refuses("step2-no-broker", env, "localhost:5672", f"localhost:{port}")
 
 
-def test_post_hello_answers_503_in_json_within_3_s_without_redis(vhost: VHost) -> None:
+def test_post_hello_answers_503_in_json_within_3_s_without_redis(quiet_vhost: VHost) -> None:
     """The task id is noted in Redis before the message is sent: no Redis, nothing queued."""
-    app = create_app({"broker_url": vhost.broker_url, "result_backend": f"redis://127.0.0.1:{free_port()}/0"})
+    app = create_app({"broker_url": quiet_vhost.broker_url, "result_backend": f"redis://127.0.0.1:{free_port()}/0"})
     assert_post_hello_answers_503(app, "result backend (Redis) is unreachable")
-    assert vhost.depth(HELLO_QUEUE) in (None, Depth(ready=0, consumers=0)), "nothing may be queued"
+    assert quiet_vhost.depth(HELLO_QUEUE) in (None, Depth(ready=0, consumers=0)), "nothing may be queued"
 
 
 def test_demo_make_run_without_redis_says_so_within_5_s(vhost: VHost, checkout_free: None) -> None:

@@ -293,18 +293,6 @@ def check_answer(probe: Probe, answer) -> dict | None:
 # --- The test ----------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def quiet_vhost(vhost: VHost) -> Iterator[VHost]:
-    """A vhost of this module's own, with no consumer: the test run's `vhost` has the stack's worker.
-
-    (Depending on `vhost` stops the run at once if RabbitMQ is unreachable.)
-    """
-    own = VHost()
-    own.create()
-    yield own
-    own.delete()
-
-
 class Session:
     """Sends probes through the test client, checks each answer, and counts what it sent and got.
 

@@ -116,6 +116,21 @@ def active_tasks(broker_url: str) -> list[dict] | None:
     return tasks
 
 
+def held_tasks(broker_url: str) -> list[dict] | None:
+    """Every task the one worker on `broker_url` holds: running (`inspect active`), prefetched
+    and waiting for a pool process (`reserved`), or waiting for its ETA, as a retry's
+    countdown does (`scheduled`); None while no worker answers within 2 s."""
+    inspect = Celery(broker=broker_url).control.inspect(timeout=2, limit=1)
+    held = []
+    for method in (inspect.active, inspect.reserved, inspect.scheduled):
+        replies = method()
+        if not replies:
+            return None
+        (tasks,) = replies.values()
+        held += tasks
+    return held
+
+
 class LoggedProcess:
     """A program run for a test, its output (stdout and stderr) collected line by line.
 
