@@ -18,6 +18,7 @@ from tests.support import docker_ready
 from tests.support.compose import ComposeProject
 from tests.support.poll import wait_until
 from tests.support.stack import ARTIFACTS
+from tests.support.timing import STACK_START
 
 PROGRAMS = {"flower": "RUNNING", "web": "RUNNING", "worker_hello": "RUNNING"}
 # hello_queue idle: nothing Ready, nothing Unacked, worker_hello its one consumer.
@@ -71,12 +72,16 @@ def stack(compose_stack: ComposeProject) -> ComposeProject:
     started again first, so that one failure does not fail the modules after it.
 
     Raises:
-        AssertionError: it did not get there within 60 s.
+        AssertionError: it did not get there within STACK_START seconds.
     """
     if not compose_stack.compose("ps", "--quiet", "app").strip():
         compose_stack.compose("start", "app")
     if compose_stack.programs() != PROGRAMS:
         compose_stack.run(["docker", "compose", "exec", "app", "supervisorctl", "start", "all"])
-    wait_until(lambda: compose_stack.programs() == PROGRAMS, 60, f"supervisord's programs: {PROGRAMS}", interval=0.5)
-    wait_until(lambda: compose_stack.hello_queue() == IDLE_QUEUE, 60, "hello_queue idle (0, 0, 1)", interval=0.5)
+    wait_until(
+        lambda: compose_stack.programs() == PROGRAMS, STACK_START, f"supervisord's programs: {PROGRAMS}", interval=0.5
+    )
+    wait_until(
+        lambda: compose_stack.hello_queue() == IDLE_QUEUE, STACK_START, "hello_queue idle (0, 0, 1)", interval=0.5
+    )
     return compose_stack

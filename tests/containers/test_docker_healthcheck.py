@@ -21,6 +21,7 @@ import subprocess
 
 from tests.support.compose import ComposeProject
 from tests.support.poll import wait_until
+from tests.support.timing import SHORT_COMMAND, STACK_START
 
 HEALTHY = "healthy: flower RUNNING, web RUNNING, worker_hello RUNNING, page answers"
 # What the check prints about a worker_hello that cannot start (scripts/healthcheck.py).
@@ -58,9 +59,9 @@ def test_a_program_that_cannot_start_fails_the_same_command(stack: ComposeProjec
             line = result.stdout.strip()
             return line if result.returncode == 1 and FAILING.fullmatch(line) else None
 
-        failed = wait_until(failed_check, 60, "the health check to fail on worker_hello", interval=0.5)
+        failed = wait_until(failed_check, STACK_START, "the health check to fail on worker_hello", interval=0.5)
         logs = stack.run(["docker", "logs", name])
         log = logs.stdout + logs.stderr
         assert "Invalid value for '-c' / '--concurrency'" in log, f"worker_hello failed for another reason: {failed}"
     finally:
-        subprocess.run(["docker", "rm", "--force", name], capture_output=True, timeout=60)
+        subprocess.run(["docker", "rm", "--force", name], capture_output=True, timeout=2 * SHORT_COMMAND)

@@ -12,6 +12,7 @@ from tests.support.compose import ComposeProject
 from tests.support.poll import wait_until
 from tests.support.reliability import Row, record
 from tests.support.stack import post_hello, post_hellos
+from tests.support.timing import DOCKER_COMMAND, DRAIN, SERVICE, STACK_START, TASK
 from worker.completions import completions_key
 
 PILE = 100
@@ -26,8 +27,8 @@ def supervisord_pids(stack: ComposeProject) -> dict[str, str]:
 def restart_rabbitmq(stack: ComposeProject) -> float:
     """`docker compose restart rabbitmq`, and wait until it answers again; the seconds that took."""
     began = time.monotonic()
-    stack.compose("restart", "rabbitmq", timeout=180)
-    wait_until(stack.hello_queue, 120, "RabbitMQ to list hello_queue again", interval=0.5)
+    stack.compose("restart", "rabbitmq", timeout=DOCKER_COMMAND + STACK_START)
+    wait_until(stack.hello_queue, 2 * STACK_START, "RabbitMQ to list hello_queue again", interval=0.5)
     return time.monotonic() - began
 
 
@@ -35,7 +36,7 @@ def test_a_rabbitmq_restart_loses_no_waiting_message(stack: ComposeProject) -> N
     app_started = stack.started_at("app")
     stack.compose("exec", "app", "supervisorctl", "stop", "worker_hello")
     task_ids = post_hellos(stack.web_url, PILE, duration=0)
-    wait_until(lambda: stack.hello_queue() == (PILE, 0, 0), 30, f"{PILE} Ready, 0 consumers")
+    wait_until(lambda: stack.hello_queue() == (PILE, 0, 0), SERVICE, f"{PILE} Ready, 0 consumers")
     before = supervisord_pids(stack)
 
     took = restart_rabbitmq(stack)
@@ -47,17 +48,17 @@ def test_a_rabbitmq_restart_loses_no_waiting_message(stack: ComposeProject) -> N
     post_after = time.monotonic() - began
 
     stack.compose("exec", "app", "supervisorctl", "start", "worker_hello")
-    wait_until(lambda: stack.all_succeeded(task_ids), 120, f"the {PILE + 1} tasks to succeed", interval=0.5)
+    wait_until(lambda: stack.all_succeeded(task_ids), 2 * DRAIN, f"the {PILE + 1} tasks to succeed", interval=0.5)
     completions = stack.redis().mget([completions_key(task_id) for task_id in task_ids])
     assert completions == ["1"] * (PILE + 1), f"completions other than 1: {set(completions)}"
 
     # The worker, too, reconnects on its own: a second restart while it runs.
-    wait_until(lambda: stack.hello_queue() == (0, 0, 1), 30, "worker_hello consuming an empty hello_queue")
+    wait_until(lambda: stack.hello_queue() == (0, 0, 1), SERVICE, "worker_hello consuming an empty hello_queue")
     worker_pid = supervisord_pids(stack)["worker_hello"]
     restart_rabbitmq(stack)
-    wait_until(lambda: stack.hello_queue() == (0, 0, 1), 60, "worker_hello consuming again after the restart")
+    wait_until(lambda: stack.hello_queue() == (0, 0, 1), STACK_START, "worker_hello consuming again after the restart")
     last = post_hello(stack.web_url, name="after the second restart", duration=0)
-    wait_until(lambda: stack.all_succeeded([last]), 30, "the next task to succeed")
+    wait_until(lambda: stack.all_succeeded([last]), TASK, "the next task to succeed")
     pids = supervisord_pids(stack)
     assert pids["worker_hello"] == worker_pid, "supervisord restarted worker_hello: it did not reconnect by itself"
     assert {name: pids[name] for name in ("web", "flower")} == {name: before[name] for name in ("web", "flower")}

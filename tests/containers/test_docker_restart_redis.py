@@ -16,13 +16,14 @@ from tests.support.compose import ComposeProject
 from tests.support.poll import wait_until
 from tests.support.reliability import Row, record
 from tests.support.stack import post_hello
+from tests.support.timing import SERVICE, TASK
 from worker.completions import completions_key
 
 
 def run_one(stack: ComposeProject, name: str) -> str:
     """POST /hello and wait for its SUCCESS on GET /tasks/<id>; its task id."""
     task_id = post_hello(stack.web_url, name=name, duration=0)
-    wait_until(lambda: stack.all_succeeded([task_id]), 30, f"task {name!r} to succeed", interval=0.2)
+    wait_until(lambda: stack.all_succeeded([task_id]), TASK, f"task {name!r} to succeed", interval=0.2)
     return task_id
 
 
@@ -38,19 +39,19 @@ def test_a_redis_restart_keeps_the_states_and_a_crash_loses_the_unsaved_ones(sta
     waiting = post_hello(stack.web_url, name="waiting through the restart", duration=0)
 
     stack.compose("restart", "redis")
-    wait_until(stack.redis_answers, 30, "Redis to answer again", interval=0.2)
+    wait_until(stack.redis_answers, SERVICE, "Redis to answer again", interval=0.2)
     # Kept: the earlier task's state, loaded from the dump Redis wrote as it stopped.
     assert stack.task(before)[1]["state"] == "SUCCESS"
     assert "DB loaded from disk" in stack.logs("redis")
     stack.compose("exec", "app", "supervisorctl", "start", "worker_hello")
-    wait_until(lambda: stack.all_succeeded([waiting]), 30, "the waiting task to succeed", interval=0.2)
+    wait_until(lambda: stack.all_succeeded([waiting]), TASK, "the waiting task to succeed", interval=0.2)
     after = run_one(stack, "after the restart")
 
     # A crash: no dump as it dies, so what was written since the restart's dump is gone.
     assert unsaved_changes(stack) > 0, "a dump since the restart would keep the states this test expects lost"
     stack.compose("kill", "redis")
     stack.compose("start", "redis")
-    wait_until(stack.redis_answers, 30, "Redis to answer again", interval=0.2)
+    wait_until(stack.redis_answers, SERVICE, "Redis to answer again", interval=0.2)
     status, body = stack.task(after)
     assert (status, body) == (404, {"error": f"no task {after} was sent from here, or its result has expired"})
     assert stack.redis().get(completions_key(after)) is None

@@ -6,6 +6,7 @@ import json
 import requests
 
 from tests.support.compose import ComposeProject
+from tests.support.timing import HTTP_SLOW
 
 APP_UID = "10001"  # the Dockerfile's USER
 
@@ -37,6 +38,8 @@ def test_flower_asks_for_the_env_files_password(stack: ComposeProject) -> None:
     stack.run_demo_block("docker-flower-auth")
     user, _, password = stack.env["FLOWER_BASIC_AUTH"].partition(":")
     for route in ("/", "/workers", "/tasks", "/api/tasks"):
-        assert requests.get(stack.flower_url + route, timeout=10).status_code == 401, route
-        assert requests.get(stack.flower_url + route, auth=(user, password), timeout=10).status_code == 200, route
-    assert requests.get(stack.flower_url + "/api/workers", auth=(user, "wrong"), timeout=10).status_code == 401
+        assert requests.get(stack.flower_url + route, timeout=HTTP_SLOW).status_code == 401, route
+        assert requests.get(stack.flower_url + route, auth=(user, password), timeout=HTTP_SLOW).status_code == 200, (
+            route
+        )
+    assert requests.get(stack.flower_url + "/api/workers", auth=(user, "wrong"), timeout=HTTP_SLOW).status_code == 401

@@ -8,6 +8,7 @@ import pytest
 from tests.support.poll import wait_until
 from tests.support.rabbitmq import HELLO_QUEUE, Depth, VHost, sweep_stale, unreachable_reason
 from tests.support.stack import Stack, held_tasks, start_demo
+from tests.support.timing import SERVICE, TASK
 
 PROGRAMS = ("web", "worker_hello", "flower")
 
@@ -94,15 +95,15 @@ def stack(shared_stack: SharedStack, vhost: VHost) -> Stack:
     and consuming an empty hello_queue, and a log (`lines`) that starts with this module.
 
     Raises:
-        AssertionError: an earlier module left it otherwise, and it did not recover in 30 s.
+        AssertionError: an earlier module left it otherwise, and it did not recover in time (SERVICE, TASK).
     """
     session_stack = shared_stack.get()
     for program in PROGRAMS:
         session_stack.wait_for_state(program, "RUNNING")
     vhost.wait_for_consumers(1)
-    wait_until(lambda: vhost.depth(HELLO_QUEUE) == Depth(ready=0, consumers=1), 30, "an empty hello_queue")
+    wait_until(lambda: vhost.depth(HELLO_QUEUE) == Depth(ready=0, consumers=1), SERVICE, "an empty hello_queue")
     # Ask the worker itself whether it still holds a task: a running one, or a retry waiting
     # out its countdown, which hello_queue no longer shows (the worker holds it unacked).
-    wait_until(lambda: held_tasks(vhost.broker_url) == [], 30, "worker_hello to hold no task", interval=0.2)
+    wait_until(lambda: held_tasks(vhost.broker_url) == [], TASK, "worker_hello to hold no task", interval=0.2)
     session_stack.lines.clear()
     return session_stack

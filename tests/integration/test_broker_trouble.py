@@ -19,6 +19,7 @@ from tests.support.rabbitmq import HELLO_QUEUE, PASSWORD, USER, Depth, VHost
 from tests.support.reliability import Row, record
 from tests.support.results import completions, wait_for_success
 from tests.support.stack import Stack, free_port, post_hello, start_task
+from tests.support.timing import HTTP_SLOW, SERVICE, TASK
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +72,7 @@ def live_connections(vhost: VHost, programs: tuple[str, ...], closed: set[str]) 
         return connections if consumer and set(programs) <= set(connections.values()) else None
 
     return wait_until(
-        listed, 30, f"the management API to list new connections of {programs} and hello_queue's consumer"
+        listed, SERVICE, f"the management API to list new connections of {programs} and hello_queue's consumer"
     )
 
 
@@ -94,7 +95,7 @@ def test_connections_closed_by_the_broker_come_back_on_their_own(
 ) -> None:
     stack = trouble_stack
     # So that the web app holds a connection:
-    wait_for_success([post_hello(stack.web_url, name="Ada", duration=0)], timeout=30)
+    wait_for_success([post_hello(stack.web_url, name="Ada", duration=0)], timeout=TASK)
     before = pids(stack)
     mark = len(stack.lines)
     closing = close_connections(vhost, ("web", "worker_hello"), closed)
@@ -107,7 +108,7 @@ def test_connections_closed_by_the_broker_come_back_on_their_own(
     # The web app's next publish finds its connection closed, and Celery's publish
     # retry (task_publish_retry) connects again: the click still gets its 202.
     task_id = post_hello(stack.web_url, name="Grace", duration=0)
-    wait_for_success([task_id], timeout=30)
+    wait_for_success([task_id], timeout=TASK)
     assert pids(stack) == before, "no program may have been restarted"
     assert completions([task_id]) == [1]
     record(
@@ -164,7 +165,7 @@ def test_an_unreachable_broker_gets_503_within_3_s_and_both_recover_without_rest
     proxy.stop()
     try:
         started = time.monotonic()
-        answer = requests.post(stack.web_url + "/hello", json={"name": "Ada", "duration": 0}, timeout=10)
+        answer = requests.post(stack.web_url + "/hello", json={"name": "Ada", "duration": 0}, timeout=HTTP_SLOW)
         refused_in = time.monotonic() - started
         assert answer.status_code == 503, answer.text
         assert "broker is unreachable, nothing was queued" in answer.json()["error"]
@@ -175,13 +176,13 @@ def test_an_unreachable_broker_gets_503_within_3_s_and_both_recover_without_rest
     attempts: list[int] = []
 
     def accepted() -> str | None:
-        answer = requests.post(stack.web_url + "/hello", json={"name": "Grace", "duration": 0}, timeout=10)
+        answer = requests.post(stack.web_url + "/hello", json={"name": "Grace", "duration": 0}, timeout=HTTP_SLOW)
         attempts.append(answer.status_code)
         return answer.json()["task_id"] if answer.status_code == 202 else None
 
-    task_id = wait_until(accepted, 30, "POST /hello to answer 202 again", interval=0.5)
+    task_id = wait_until(accepted, SERVICE, "POST /hello to answer 202 again", interval=0.5)
     # The worker was cut off too; it reconnects on its own and runs the task.
-    wait_for_success([task_id], timeout=30)
+    wait_for_success([task_id], timeout=TASK)
     back_in = time.monotonic() - recovered
     assert pids(stack) == before, "no program may have been restarted"
     assert completions([task_id]) == [1]

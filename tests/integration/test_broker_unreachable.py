@@ -13,6 +13,7 @@ from app import create_app
 from tests.support import demo_doc
 from tests.support.rabbitmq import HELLO_QUEUE, Depth, VHost
 from tests.support.stack import CHECKOUT, free_port, learner_env
+from tests.support.timing import SHORT_COMMAND
 
 
 @pytest.fixture
@@ -75,7 +76,7 @@ def assert_make_run_refuses(key: str, env: dict[str, str], documented: str, actu
         env={**learner_env(), **env},
         capture_output=True,
         text=True,
-        timeout=30,
+        timeout=SHORT_COMMAND,
     )
     elapsed = time.monotonic() - started
     assert result.returncode != 0

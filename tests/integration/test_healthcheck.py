@@ -11,6 +11,7 @@ import subprocess
 
 from tests.support import demo_doc
 from tests.support.stack import CHECKOUT, SOCKET, Stack, learner_env
+from tests.support.timing import SHORT_COMMAND
 
 
 def test_demo_step7_a_running_demo_is_healthy(stack: Stack) -> None:
@@ -23,7 +24,7 @@ def test_demo_step7_a_running_demo_is_healthy(stack: Stack) -> None:
         env={**learner_env(), "WEB_PORT": stack.env["WEB_PORT"]},
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=2 * SHORT_COMMAND,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     demo_doc.assert_lines_match(result.stdout.splitlines(), command.expected, "DEMO.md step7-healthcheck")

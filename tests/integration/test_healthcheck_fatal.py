@@ -17,6 +17,7 @@ from pathlib import Path
 from tests.support.rabbitmq import VHost
 from tests.support.reliability import Row, record
 from tests.support.stack import CHECKOUT, Stack, free_port, learner_env, supervisord_command, supervisord_copy
+from tests.support.timing import PROGRAM_STATE, SHORT_COMMAND
 
 PYTHON = CHECKOUT / ".venv" / "bin" / "python"
 # supervisord's own log lines start with a timestamp: "2024-05-01 12:00:00,123 INFO spawned: ...".
@@ -49,7 +50,7 @@ def test_a_program_stuck_in_fatal_fails_the_healthcheck(vhost: VHost, tmp_path: 
     demo = Stack("healthcheck-fatal", env, command=command)
     try:
         demo.start(("web",))
-        demo.wait_for_state("worker_hello", "FATAL", timeout=60)
+        demo.wait_for_state("worker_hello", "FATAL", timeout=2 * PROGRAM_STATE)
         # Run as the Dockerfile's HEALTHCHECK runs it: the script itself, its status unchanged by make.
         result = subprocess.run(
             [str(PYTHON), "scripts/healthcheck.py"],
@@ -57,7 +58,7 @@ def test_a_program_stuck_in_fatal_fails_the_healthcheck(vhost: VHost, tmp_path: 
             env={**learner_env(), "WEB_PORT": env["WEB_PORT"]},
             capture_output=True,
             text=True,
-            timeout=30,
+            timeout=SHORT_COMMAND,
         )
         assert result.returncode == 1, result.stdout + result.stderr
         assert result.stdout == "unhealthy: worker_hello FATAL (Exited too quickly (process log may have details))\n"

@@ -22,6 +22,7 @@ from tests.support.checkout import ARTIFACTS, REPOSITORY
 from tests.support.poll import wait_until
 from tests.support.rabbitmq import HELLO_QUEUE, Depth, VHost, sweep_stale
 from tests.support.stack import Stack, free_port, post_hello, start_demo
+from tests.support.timing import DRAIN, LOG_LINE, MANAGEMENT_API, SERVICE, SETUP, SHORT_COMMAND
 
 # A test that records a RELIABILITY.md row: README's `make test` is run on it alone
 # (the whole suite would take minutes), since recording rows is what once changed a
@@ -49,7 +50,7 @@ def run(command: str | list[str], clone: Path, env: dict[str, str] | None = None
         env={**{k: v for k, v in os.environ.items() if k not in unset}, **(env or {})},
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=SETUP,
     )
     assert result.returncode == 0, f"{command!r} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
     return result.stdout
@@ -74,7 +75,7 @@ def demo_steps_2_and_3(demo: Stack, vhost: VHost, started: float) -> float:
     (curl,) = demo_doc.commands("step2-curl")
     demo_doc.assert_lines_match(demo.run_demo_command(curl.command), curl.expected, "DEMO.md step2-curl")
     log = demo_doc.block("step2-worker-log").splitlines()
-    demo.wait_for_lines(r"Task say_hello\[[0-9a-f-]+\] succeeded in", timeout=30)
+    demo.wait_for_lines(r"Task say_hello\[[0-9a-f-]+\] succeeded in", timeout=LOG_LINE)
     demo_doc.assert_lines_appear_in_order(demo.lines, log, "DEMO.md step2-worker-log")
 
     (stop,) = demo_doc.commands("step3-stop")
@@ -83,7 +84,7 @@ def demo_steps_2_and_3(demo: Stack, vhost: VHost, started: float) -> float:
         demo.run_demo_command(curl.command)
     wait_until(
         lambda: vhost.management_depth(HELLO_QUEUE) == Depth(ready=PILE, consumers=0, unacked=0),
-        30,
+        2 * MANAGEMENT_API,
         f"the management API to show {PILE} Ready, 0 consumers",
     )
     pile_up = time.monotonic() - started
@@ -92,8 +93,8 @@ def demo_steps_2_and_3(demo: Stack, vhost: VHost, started: float) -> float:
 
     (start,) = demo_doc.commands("step3-start")
     demo_doc.assert_lines_match(demo.run_demo_command(start.command), start.expected, "DEMO.md step3-start")
-    demo.wait_for_lines(r"Task say_hello\[[0-9a-f-]+\] succeeded", count=1 + PILE, timeout=60)
-    wait_until(lambda: vhost.depth(HELLO_QUEUE) == Depth(ready=0, consumers=1), 30, "hello_queue drained")
+    demo.wait_for_lines(r"Task say_hello\[[0-9a-f-]+\] succeeded", count=1 + PILE, timeout=DRAIN)
+    wait_until(lambda: vhost.depth(HELLO_QUEUE) == Depth(ready=0, consumers=1), SERVICE, "hello_queue drained")
     return pile_up
 
 
@@ -109,7 +110,7 @@ def short_tmp() -> Iterator[Path]:
 def test_clone_to_first_pile_up_and_through_the_history(short_tmp: Path) -> None:
     started = time.monotonic()
     clone = short_tmp / "hello-queue"
-    subprocess.run(["git", "clone", "-q", str(REPOSITORY), str(clone)], check=True, timeout=120)
+    subprocess.run(["git", "clone", "-q", str(REPOSITORY), str(clone)], check=True, timeout=4 * SHORT_COMMAND)
     history, to_step_2, to_main = demo_doc.script("history")
     assert to_step_2 == "git checkout ':/^Step 2:'" and to_main == "git checkout main", demo_doc.script("history")
 
@@ -140,7 +141,7 @@ def test_clone_to_first_pile_up_and_through_the_history(short_tmp: Path) -> None
         old = start_demo("learner-step2", vhost, ("web", "worker_hello"), ports, root=clone)
         try:
             task_id = post_hello(old.web_url, name="Ada", duration=1)
-            old.wait_for_lines(rf"Task say_hello\[{task_id}\] succeeded", timeout=30)
+            old.wait_for_lines(rf"Task say_hello\[{task_id}\] succeeded", timeout=LOG_LINE)
         finally:
             stop_with_ctrl_c(old)
         run(to_main, clone)

@@ -23,6 +23,7 @@ from kombu import Connection
 from tests.support.rabbitmq import HELLO_QUEUE, VHost
 from tests.support.reliability import Row, record
 from tests.support.stack import Stack, post_hello
+from tests.support.timing import HTTP, LOG_LINE
 
 
 def publish(vhost: VHost, body: bytes, content_type: str, task: str, task_id: str) -> None:
@@ -51,14 +52,14 @@ def lines_after(stack: Stack, start: int, pattern: str) -> list[str]:
 def next_task_succeeds(stack: Stack, vhost: VHost) -> None:
     """A normal task, sent through the web app after the poison, succeeds, and hello_queue is left empty."""
     task_id = post_hello(stack.web_url, name="Ada", duration=0)
-    stack.wait_for_lines(rf"Task say_hello\[{task_id}\] succeeded", timeout=30)
+    stack.wait_for_lines(rf"Task say_hello\[{task_id}\] succeeded", timeout=LOG_LINE)
     depth = vhost.depth(HELLO_QUEUE)
     assert depth is not None and depth.ready == 0, f"hello_queue still holds messages: {depth}"
 
 
 def task_state(stack: Stack, task_id: str) -> dict:
     """The body of `GET /tasks/<task_id>`, which must answer 200."""
-    answer = requests.get(f"{stack.web_url}/tasks/{task_id}", timeout=5)
+    answer = requests.get(f"{stack.web_url}/tasks/{task_id}", timeout=HTTP)
     assert answer.status_code == 200, f"GET /tasks/{task_id} answered {answer.status_code}: {answer.text}"
     return answer.json()
 

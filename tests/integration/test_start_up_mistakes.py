@@ -23,6 +23,7 @@ from tests.support import demo_doc
 from tests.support.poll import wait_until
 from tests.support.rabbitmq import VHost
 from tests.support.stack import CHECKOUT, Stack, free_port, learner_env, page_answers, start_demo
+from tests.support.timing import CONSEQUENCE, FOLLOWS, SHORT_COMMAND
 
 PROGRAMS = ("web", "worker_hello", "flower")
 
@@ -42,7 +43,7 @@ def make_run(env: dict[str, str], cwd: Path = CHECKOUT) -> list[str]:
         env={**learner_env(), **env},
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=2 * SHORT_COMMAND,
     )
     printed = (result.stdout + result.stderr).splitlines()
     assert result.returncode != 0, "make run should have refused:\n" + "\n".join(printed)
@@ -74,7 +75,7 @@ def listener() -> Iterator[psutil.Process]:
         process = psutil.Process(server.pid)
         wait_until(
             lambda: any(c.status == psutil.CONN_LISTEN for c in process.net_connections()),
-            10,
+            CONSEQUENCE,
             f"http.server to listen on {port}",
         )
         process.port = port  # type: ignore[attr-defined]
@@ -126,14 +127,14 @@ def test_leftovers_of_a_killed_supervisord_are_ended_before_a_new_start(vhost: V
         children = psutil.Process(supervisord).children(recursive=True)
         assert len(children) >= 3, children
         os.kill(supervisord, signal.SIGKILL)
-        first.process.wait(10)
+        first.process.wait(CONSEQUENCE)
         # The trap: the orphaned gunicorn still answers on the port.
         assert page_answers(first.web_url), "the orphaned web app should still answer"
 
         web = {child.pid for child in children if child.environ().get("SUPERVISOR_PROCESS_NAME") == "web"}
 
         second = start_demo("after-orphans", vhost, PROGRAMS, ports)
-        (line,) = second.wait_for_lines("^Ended ", timeout=5)
+        (line,) = second.wait_for_lines("^Ended ", timeout=FOLLOWS)
         demo_doc.assert_lines_match([line.string], [demo_doc.block("start-leftovers")], "DEMO.md start-leftovers")
         ended = {int(pid) for pid in line.string.split("pids ", 1)[1].split(")", 1)[0].split(", ")}
         assert web <= ended <= {child.pid for child in children}, f"{ended} of {children}"

@@ -12,17 +12,18 @@ import requests
 from tests.support import demo_doc
 from tests.support.poll import wait_until
 from tests.support.stack import Stack
+from tests.support.timing import FOLLOWS, HTTP, HTTP_SLOW
 
 
 def test_the_page_has_the_button(stack: Stack) -> None:
-    page = requests.get(stack.web_url + "/", timeout=5)
+    page = requests.get(stack.web_url + "/", timeout=HTTP)
     assert page.status_code == 200
     assert '<button type="submit">Say hello</button>' in page.text
 
 
 def test_post_hello_answers_only_after_the_work(stack: Stack) -> None:
     started = time.monotonic()
-    answer = requests.post(stack.web_url + "/hello/blocking", json={"name": "Ada", "duration": 1}, timeout=10)
+    answer = requests.post(stack.web_url + "/hello/blocking", json={"name": "Ada", "duration": 1}, timeout=HTTP_SLOW)
     elapsed = time.monotonic() - started
     assert answer.status_code == 200
     assert answer.json() == {"greeting": "Hello, Ada!", "duration": 1.0}
@@ -31,7 +32,7 @@ def test_post_hello_answers_only_after_the_work(stack: Stack) -> None:
 
 def test_the_web_process_serves_nobody_else_meanwhile(stack: Stack) -> None:
     def slow_click() -> None:
-        requests.post(stack.web_url + "/hello/blocking", json={"duration": 2}, timeout=10)
+        requests.post(stack.web_url + "/hello/blocking", json={"duration": 2}, timeout=HTTP_SLOW)
 
     clicker = threading.Thread(target=slow_click)
     # The POST leaves after this instant, so its 2 s of work end at least 2 s after it.
@@ -41,8 +42,8 @@ def test_the_web_process_serves_nobody_else_meanwhile(stack: Stack) -> None:
     clicker.start()
     # Once the POST's connection is established it waits in the kernel's accept
     # queue, first in line: the GET below can only be accepted after it.
-    wait_until(lambda: _connected_to(stack), 5, "the POST's connection to gunicorn")
-    page = requests.get(stack.web_url + "/", timeout=10)
+    wait_until(lambda: _connected_to(stack), FOLLOWS, "the POST's connection to gunicorn")
+    page = requests.get(stack.web_url + "/", timeout=HTTP_SLOW)
     waited = time.monotonic() - sent
     clicker.join()
     assert page.status_code == 200

@@ -18,6 +18,7 @@ from tests.support import demo_doc
 from tests.support.checkout import REPOSITORY
 from tests.support.rabbitmq import HELLO_QUEUE, Depth, VHost
 from tests.support.stack import CHECKOUT, LoggedProcess
+from tests.support.timing import LOG_LINE
 
 
 @contextmanager
@@ -56,7 +57,7 @@ def worker_of_step(step: int) -> Iterator[tuple[LoggedProcess, VHost]]:
 def test_demo_step4_old_messages_fail_on_the_new_worker() -> None:
     with worker_of_step(4) as (step4, vhost):
         task_id = step3_producer.send_say_hello(vhost.broker_url, name="Ada", duration=0)
-        step4.wait_for_lines(rf"say_hello\[{task_id}\] raised unexpected", timeout=30)
+        step4.wait_for_lines(rf"say_hello\[{task_id}\] raised unexpected", timeout=LOG_LINE)
         expected = demo_doc.block("step4-missing-argument").splitlines()
         demo_doc.assert_lines_match(step4.task_lines(task_id), expected, "DEMO.md step4-missing-argument")
         # Failed and acknowledged: once the worker is gone, no unacknowledged
@@ -79,7 +80,7 @@ def post_hello_from_today(vhost: VHost) -> str:
 def test_demo_step4_new_messages_fail_on_the_old_worker() -> None:
     with worker_of_step(3) as (step3, vhost):
         task_id = post_hello_from_today(vhost)
-        step3.wait_for_lines(rf"say_hello\[{task_id}\] raised unexpected", timeout=30)
+        step3.wait_for_lines(rf"say_hello\[{task_id}\] raised unexpected", timeout=LOG_LINE)
         expected = demo_doc.block("step4-unexpected-argument").splitlines()
         demo_doc.assert_lines_match(step3.task_lines(task_id), expected, "DEMO.md step4-unexpected-argument")
 
@@ -88,7 +89,7 @@ def test_todays_messages_fail_on_the_step4_worker_too() -> None:
     """DEMO.md step 6: the page sends fail_times with every task, which a step 4 worker does not know."""
     with worker_of_step(4) as (step4, vhost):
         task_id = post_hello_from_today(vhost)
-        (failure,) = step4.wait_for_lines(rf"say_hello\[{task_id}\] raised unexpected: (.*)$", timeout=30)
+        (failure,) = step4.wait_for_lines(rf"say_hello\[{task_id}\] raised unexpected: (.*)$", timeout=LOG_LINE)
         assert failure[1] == "TypeError(\"say_hello() got an unexpected keyword argument 'fail_times'\")"
 
 

@@ -15,6 +15,7 @@ from tests.support.browser import RECORD_ROW_STATES, launch_chromium
 from tests.support.poll import wait_until
 from tests.support.rabbitmq import HELLO_QUEUE, Depth, VHost
 from tests.support.stack import ARTIFACTS, Stack, supervisorctl
+from tests.support.timing import CONSEQUENCE, FOLLOWS, HTTP_SLOW, MANAGEMENT_API, SERVICE, TASK
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +65,7 @@ def test_a_click_becomes_a_row_that_follows_its_task_to_success(page: Page) -> N
     fill_form(page, "Ada", 3)
     say_hello(page)
     row = page.locator("#tasks li").first
-    expect(row).to_have_attribute("data-state", "SUCCESS", timeout=30_000)
+    expect(row).to_have_attribute("data-state", "SUCCESS", timeout=TASK * 1000)
     expect(row).to_contain_text("Hello, Ada!")
     expect(row).to_contain_text("routing key hello_queue")
     shown = states_shown(page, row.get_attribute("data-task-id"))
@@ -80,9 +81,9 @@ def test_a_retried_task_shows_retry_then_success(page: Page) -> None:
     fill_form(page, "Ada", 0, fail_times=2)
     say_hello(page)
     row = page.locator("#tasks li").first
-    expect(row).to_have_attribute("data-state", "RETRY", timeout=30_000)
-    expect(row).to_contain_text("retries 1", timeout=30_000)
-    expect(row).to_have_attribute("data-state", "SUCCESS", timeout=30_000)
+    expect(row).to_have_attribute("data-state", "RETRY", timeout=TASK * 1000)
+    expect(row).to_contain_text("retries 1", timeout=TASK * 1000)
+    expect(row).to_have_attribute("data-state", "SUCCESS", timeout=TASK * 1000)
     expect(row).to_contain_text("retries 2")
     assert "RETRY" in states_shown(page, row.get_attribute("data-task-id"))
     assert page.locator("#tasks li").count() == 1, "the retries are one task: one row"
@@ -100,18 +101,18 @@ def test_the_panel_shows_the_pile_up_and_the_drain(page: Page, stack: Stack, vho
             say_hello(page)
         rows = page.locator("#tasks li")
         expect(rows).to_have_count(5)
-        expect(page.locator("#queue-ready")).to_have_text("5", timeout=10_000)
+        expect(page.locator("#queue-ready")).to_have_text("5", timeout=CONSEQUENCE * 1000)
         expect(page.locator("#queue-consumers")).to_have_text("0")
         expect(page.locator('#tasks li[data-state="PENDING"]')).to_have_count(5)
         assert vhost.depth(HELLO_QUEUE).ready == 5  # what the panel shows is what RabbitMQ holds
         # Unacked comes from the management API's statistics, sampled every 5 s.
-        expect(page.locator("#queue-unacked")).to_have_text("0", timeout=15_000)
+        expect(page.locator("#queue-unacked")).to_have_text("0", timeout=MANAGEMENT_API * 1000)
         page.screenshot(path=ARTIFACTS / "step6-pile-up.png", full_page=True)
     finally:
         stack.ensure_running("worker_hello")
-    expect(page.locator('#tasks li[data-state="SUCCESS"]')).to_have_count(5, timeout=30_000)
-    expect(page.locator("#queue-ready")).to_have_text("0", timeout=10_000)
-    expect(page.locator("#queue-consumers")).to_have_text("1", timeout=10_000)
+    expect(page.locator('#tasks li[data-state="SUCCESS"]')).to_have_count(5, timeout=TASK * 1000)
+    expect(page.locator("#queue-ready")).to_have_text("0", timeout=CONSEQUENCE * 1000)
+    expect(page.locator("#queue-consumers")).to_have_text("1", timeout=CONSEQUENCE * 1000)
     expect(panel.locator('[data-program="worker_hello"]')).to_have_attribute("data-state", "RUNNING")
     page.screenshot(path=ARTIFACTS / "step6-drained.png", full_page=True)
 
@@ -130,7 +131,7 @@ def test_the_blocking_button_is_still_there_for_contrast(page: Page) -> None:
     fill_form(page, "Ada", 3)
     page.get_by_role("button", name="Say hello inline (blocking)").click()
     row = page.locator("#tasks li").first
-    expect(row).to_have_attribute("data-state", "DONE INLINE", timeout=15_000)
+    expect(row).to_have_attribute("data-state", "DONE INLINE", timeout=(HTTP_SLOW + FOLLOWS) * 1000)
     expect(row).to_contain_text("Hello, Ada!")
     (post,) = [request for request in finished if urlsplit(request.url).path == "/hello/blocking"]
     posted, done = asked_and_answered(post)
@@ -153,12 +154,12 @@ def test_a_row_asks_at_most_every_half_second_and_the_panel_every_second(page: P
     fill_form(page, "Ada", 3)
     say_hello(page)
     row = page.locator("#tasks li").first
-    expect(row).to_have_attribute("data-state", "SUCCESS", timeout=30_000)
+    expect(row).to_have_attribute("data-state", "SUCCESS", timeout=TASK * 1000)
     task_path = f"/tasks/{row.get_attribute('data-task-id')}"
     row_questions = sum(urlsplit(request.url).path == task_path for request in finished)
     # Two more questions of the panel: a second has passed since SUCCESS.
     for _ in range(2):
-        with page.expect_request(lambda request: urlsplit(request.url).path == "/status", timeout=5_000):
+        with page.expect_request(lambda request: urlsplit(request.url).path == "/status", timeout=FOLLOWS * 1000):
             pass
     asked: dict[str, list[float]] = {}
     for request in finished:
@@ -182,7 +183,7 @@ def test_the_page_works_with_the_keyboard_alone(page: Page) -> None:
     else:
         pytest.fail("the Say hello button never got the keyboard focus")
     page.keyboard.press("Enter")
-    expect(page.locator("#tasks li").first).to_have_attribute("data-state", "SUCCESS", timeout=30_000)
+    expect(page.locator("#tasks li").first).to_have_attribute("data-state", "SUCCESS", timeout=TASK * 1000)
 
 
 def test_the_page_fits_a_phone_screen(page: Page) -> None:
@@ -190,7 +191,7 @@ def test_the_page_fits_a_phone_screen(page: Page) -> None:
     page.set_viewport_size({"width": 390, "height": 844})
     fill_form(page, "Ada", 0)
     say_hello(page)
-    expect(page.locator("#tasks li").first).to_have_attribute("data-state", "SUCCESS", timeout=30_000)
+    expect(page.locator("#tasks li").first).to_have_attribute("data-state", "SUCCESS", timeout=TASK * 1000)
     page.screenshot(path=ARTIFACTS / "step6-phone.png", full_page=True)
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
 
@@ -208,7 +209,7 @@ def test_a_poison_click_ends_in_failure_that_names_the_dead_letter_queue(page: P
     row = page.locator("#tasks li").first
     expect(row).to_contain_text("poison")
     try:
-        expect(row).to_have_attribute("data-state", "FAILURE", timeout=90_000)
+        expect(row).to_have_attribute("data-state", "FAILURE", timeout=3 * TASK * 1000)
         # The row stops at the first FAILURE: Celery's own (WorkerLostError), or the one
         # worker/dead_letters.py stores a moment later, which names hello_queue.dlq.
         expect(row).to_contain_text("WorkerLostError")
@@ -217,5 +218,5 @@ def test_a_poison_click_ends_in_failure_that_names_the_dead_letter_queue(page: P
         assert "RETRY" in shown and shown[-1] == "FAILURE", shown
     finally:
         page.get_by_label("Poison").uncheck()
-        wait_until(lambda: (vhost.depth("hello_queue.dlq") or Depth(0, 0)).ready == 1, 30, "the dead letter")
+        wait_until(lambda: (vhost.depth("hello_queue.dlq") or Depth(0, 0)).ready == 1, SERVICE, "the dead letter")
         vhost.purge("hello_queue.dlq")

@@ -12,6 +12,7 @@ from celery import Celery
 
 from tests.support.rabbitmq import HELLO_QUEUE, VHost
 from tests.support.stack import CHECKOUT, LoggedProcess
+from tests.support.timing import TASK
 
 
 @pytest.fixture
@@ -42,7 +43,7 @@ def test_with_rpc_another_process_sees_pending_forever(rpc_vhost: VHost) -> None
         rpc_vhost.wait_for_consumers(1)
         sent = sender.send_task("say_hello", kwargs={"name": "Ada", "duration": 0})
         # The sender gets the result: it reads its own reply queue.
-        assert sent.get(timeout=30)["greeting"] == "Hello, Ada!"
+        assert sent.get(timeout=TASK)["greeting"] == "Hello, Ada!"
         # Another process asks for the same id, after the task has succeeded.
         assert other.AsyncResult(sent.id).state == "PENDING"
     finally:

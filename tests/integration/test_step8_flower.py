@@ -28,6 +28,7 @@ from tests.support.stack import (
     post_hello,
     supervisorctl,
 )
+from tests.support.timing import FLOWER, HTTP, MANAGEMENT_API, SHORT_COMMAND, TASK
 
 # --hostname worker_hello@%%h in supervisord.conf: Celery's %h is socket.gethostname().
 WORKER = f"worker_hello@{socket.gethostname()}"
@@ -56,7 +57,7 @@ def flower_routes() -> list[tuple[str, str]]:
 
 def flower(stack: Stack, path: str, method: str = "GET", auth: tuple[str, str] | None = None) -> requests.Response:
     """One request to the stack's Flower, with its password unless `auth` says otherwise."""
-    return requests.request(method, stack.flower_url + path, auth=auth or stack.flower_auth(), timeout=5)
+    return requests.request(method, stack.flower_url + path, auth=auth or stack.flower_auth(), timeout=HTTP)
 
 
 def test_every_page_and_api_route_asks_for_the_password(stack: Stack) -> None:
@@ -66,10 +67,10 @@ def test_every_page_and_api_route_asks_for_the_password(stack: Stack) -> None:
     wrong = (user, password + "-not")
     for method, path in routes:
         for auth, given in ((None, "no password"), (wrong, "a wrong password")):
-            answer = requests.request(method, stack.flower_url + path, auth=auth, timeout=5)
+            answer = requests.request(method, stack.flower_url + path, auth=auth, timeout=HTTP)
             assert answer.status_code == 401, f"{method} {path} with {given}: {answer.status_code}"
     # What makes a browser ask for the user and password, on opening Flower:
-    assert requests.get(stack.flower_url + "/", timeout=5).headers["WWW-Authenticate"] == 'Basic realm="flower"'
+    assert requests.get(stack.flower_url + "/", timeout=HTTP).headers["WWW-Authenticate"] == 'Basic realm="flower"'
 
 
 def test_flower_only_watches(stack: Stack) -> None:
@@ -90,7 +91,7 @@ def test_demo_step8_flower_sees_worker_hello_through_its_events(stack: Stack) ->
         output = stack.run_demo_command(command.command)
         return output if output == [f'{{"{WORKER}": true}}'] else None
 
-    output = wait_until(listed, 10, f"Flower to list {WORKER} online")
+    output = wait_until(listed, FLOWER, f"Flower to list {WORKER} online")
     demo_doc.assert_lines_match(output, command.expected, "DEMO.md step8-workers")
 
     # And from asking it (`celery inspect`): its pool and the queue it consumes. Flower
@@ -98,7 +99,7 @@ def test_demo_step8_flower_sees_worker_hello_through_its_events(stack: Stack) ->
     def inspected() -> dict | None:
         return flower(stack, "/api/workers?refresh=1").json().get(WORKER)
 
-    inspected = wait_until(inspected, 10, f"Flower's `celery inspect` to reach {WORKER}")
+    inspected = wait_until(inspected, FLOWER, f"Flower's `celery inspect` to reach {WORKER}")
     # WORKER_CONCURRENCY: the Makefile's 2, unless the run was given another.
     assert inspected["stats"]["pool"]["max-concurrency"] == int(stack.env.get("WORKER_CONCURRENCY", "2"))
     assert [queue["name"] for queue in inspected["active_queues"]] == [HELLO_QUEUE]
@@ -111,7 +112,7 @@ def test_flower_follows_a_task_to_success_on_worker_hello(stack: Stack) -> None:
         answer = flower(stack, f"/api/task/info/{task_id}")
         return answer.json() if answer.status_code == 200 and answer.json()["state"] == "SUCCESS" else None
 
-    info = wait_until(succeeded, 10, f"Flower to show task {task_id} SUCCESS (from the worker's task events)")
+    info = wait_until(succeeded, FLOWER, f"Flower to show task {task_id} SUCCESS (from the worker's task events)")
     assert (info["name"], info["worker"]) == ("say_hello", WORKER)
     assert "'name': 'Ada'" in info["kwargs"]  # a repr(), as the task-received event carries it
     assert info["received"] <= info["started"] <= info["succeeded"]
@@ -129,16 +130,18 @@ def test_flower_reports_hello_queues_length_as_rabbitmq_does(stack: Stack, vhost
         assert supervisorctl("stop", "worker_hello").returncode == 0
         vhost.wait_for_consumers(0)
         # The worker says goodbye (a worker-offline event): the Workers page shows it offline.
-        wait_until(lambda: flower(stack, "/api/workers?status=1").json() == {WORKER: False}, 10, f"{WORKER} offline")
+        wait_until(
+            lambda: flower(stack, "/api/workers?status=1").json() == {WORKER: False}, FLOWER, f"{WORKER} offline"
+        )
         task_ids = [post_hello(stack.web_url, name="Ada", duration=0) for _ in range(3)]
         assert vhost.depth(HELLO_QUEUE) == Depth(ready=3, consumers=0)
         # The management API refreshes its figures every 5 s (collect_statistics_interval).
-        wait_until(lambda: flower_length() == 3, 15, "Flower to report 3 messages in hello_queue")
+        wait_until(lambda: flower_length() == 3, MANAGEMENT_API, "Flower to report 3 messages in hello_queue")
         broker_page = flower(stack, "/broker")
         assert broker_page.status_code == 200 and HELLO_QUEUE in broker_page.text
     finally:
         stack.ensure_running("worker_hello")
-    wait_for_success(task_ids, timeout=30)
+    wait_for_success(task_ids, timeout=TASK)
 
 
 def test_flower_will_not_start_without_a_password() -> None:
@@ -151,7 +154,7 @@ def test_flower_will_not_start_without_a_password() -> None:
         env={**learner_env(), "FLOWER_BASIC_AUTH": ""},
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=2 * SHORT_COMMAND,
     )
     assert flower_alone.returncode == 1, flower_alone.stdout + flower_alone.stderr
     assert "FLOWER_BASIC_AUTH must be user:password" in flower_alone.stderr

@@ -11,6 +11,7 @@ import requests
 from tests.integration.conftest import PROGRAMS
 from tests.support.rabbitmq import VHost
 from tests.support.stack import Stack, free_port
+from tests.support.timing import PROBE
 
 
 def test_ctrl_c_stops_everything(vhost: VHost, checkout_free: None) -> None:
@@ -23,7 +24,7 @@ def test_ctrl_c_stops_everything(vhost: VHost, checkout_free: None) -> None:
         alive = demo.stop(signal.SIGINT)
         assert not alive, f"Ctrl-C left processes behind: {alive}"
         try:
-            requests.get(demo.web_url, timeout=2)
+            requests.get(demo.web_url, timeout=PROBE)
             raise AssertionError("the web app still answers after Ctrl-C")
         except requests.ConnectionError:
             pass

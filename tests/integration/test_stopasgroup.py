@@ -22,6 +22,7 @@ from tests.support.stack import (
     supervisord_command,
     supervisord_copy,
 )
+from tests.support.timing import CONSEQUENCE, FOLLOWS, LOG_LINE, PROGRAM_STATE
 
 
 def test_demo_step3_with_stopasgroup_the_running_task_is_cut_short(
@@ -35,20 +36,22 @@ def test_demo_step3_with_stopasgroup_the_running_task_is_cut_short(
     try:
         supervisord.launch()
         vhost.wait_for_consumers(1)
-        wait_until(lambda: page_answers(f"http://127.0.0.1:{port}"), 30, "the web app to answer")
+        wait_until(lambda: page_answers(f"http://127.0.0.1:{port}"), PROGRAM_STATE, "the web app to answer")
         task_id, started = start_task(f"http://127.0.0.1:{port}", supervisord, duration=3)
 
         control = ("-c", str(config))
         assert supervisorctl(*control, "stop", "worker_hello").stdout.strip() == "worker_hello: stopped"
-        supervisord.wait_for_lines(r"stopped: worker_hello \(exit status 0\)", timeout=5)
+        supervisord.wait_for_lines(r"stopped: worker_hello \(exit status 0\)", timeout=FOLLOWS)
         assert not [line for line in supervisord.task_lines(task_id) if "succeeded" in line]
         expected = demo_doc.block("step3-stopasgroup-log").splitlines()
         demo_doc.assert_lines_appear_in_order(supervisord.lines[started:], expected, "DEMO.md step3-stopasgroup-log")
         # acks_late kept the message unacked, and retry_on_worker_lost sends the task again...
-        wait_until(lambda: vhost.depth(HELLO_QUEUE) == Depth(ready=1, consumers=0), 10, "the message back in Ready")
+        wait_until(
+            lambda: vhost.depth(HELLO_QUEUE) == Depth(ready=1, consumers=0), CONSEQUENCE, "the message back in Ready"
+        )
         # ...and it runs again, from the start, when a worker comes back.
         assert supervisorctl(*control, "start", "worker_hello").stdout.strip() == "worker_hello: started"
-        supervisord.wait_for_lines(rf"Task say_hello\[{task_id}\] succeeded", timeout=30)
+        supervisord.wait_for_lines(rf"Task say_hello\[{task_id}\] succeeded", timeout=LOG_LINE)
         greetings = [line for line in supervisord.task_lines(task_id) if line.endswith(f"(task id {task_id})")]
         assert len(greetings) == 2, "the task should have started twice"
         assert not supervisord.stop(), "supervisord left processes behind"

@@ -35,6 +35,17 @@ from tests.support import demo_doc, results
 from tests.support.poll import wait_until
 from tests.support.rabbitmq import HELLO_QUEUE, Depth, VHost
 from tests.support.stack import CHECKOUT, LoggedProcess, Stack, learner_env, supervisorctl
+from tests.support.timing import (
+    CONSEQUENCE,
+    FLOWER,
+    FOLLOWS,
+    HTTP,
+    LOG_LINE,
+    PROGRAM_STATE,
+    SHORT_COMMAND,
+    STATISTICS_INTERVAL,
+    TASK,
+)
 from tests.support.troubleshooting import DOC, documented_post, log_shows, run, run_claim
 
 # How many clicks case 1 piles up: the number TROUBLESHOOTING.md shows (Ready 3).
@@ -52,7 +63,8 @@ def flower_forgets_the_workers_started_by_hand(stack: Stack) -> Iterator[None]:
     started here by hand (`celery@<host>`) would stay on its Workers page.
 
     Raises:
-        AssertionError: Flower did not list worker_hello alone, online, within 20 s.
+        AssertionError: Flower did not list worker_hello alone, online, within 2 * FLOWER s
+            (it restarts, then hears worker_hello's next heartbeat).
     """
     yield
     assert supervisorctl("restart", "flower").returncode == 0
@@ -60,7 +72,7 @@ def flower_forgets_the_workers_started_by_hand(stack: Stack) -> Iterator[None]:
 
     def workers() -> dict | None:
         try:
-            answer = requests.get(f"{stack.flower_url}/api/workers?status=1", auth=stack.flower_auth(), timeout=5)
+            answer = requests.get(f"{stack.flower_url}/api/workers?status=1", auth=stack.flower_auth(), timeout=HTTP)
         except requests.ConnectionError:  # Flower has not opened its port yet
             return None
         return answer.json() if answer.status_code == 200 else None
@@ -70,7 +82,7 @@ def flower_forgets_the_workers_started_by_hand(stack: Stack) -> Iterator[None]:
         return [(name.split("@")[0], online) for name, online in listed.items()] == [("worker_hello", True)]
 
     # worker_hello's next heartbeat (every 2 s) tells the new Flower about it.
-    wait_until(worker_hello_alone_online, 20, "Flower to list worker_hello alone, online", interval=0.5)
+    wait_until(worker_hello_alone_online, 2 * FLOWER, "Flower to list worker_hello alone, online", interval=0.5)
 
 
 @contextlib.contextmanager
@@ -90,7 +102,7 @@ def worker_by_hand(key: str, vhost: VHost) -> Iterator[LoggedProcess]:
     worker = LoggedProcess(key, words, env)
     worker.launch()
     try:
-        worker.wait_for_lines(READY, timeout=30)
+        worker.wait_for_lines(READY, timeout=LOG_LINE)
         yield worker
     finally:
         worker.kill()  # after the test's own Ctrl-C, nothing is left to kill
@@ -99,7 +111,7 @@ def worker_by_hand(key: str, vhost: VHost) -> Iterator[LoggedProcess]:
 def ctrl_c(worker: LoggedProcess) -> None:
     """Stop the hand-started worker as the learner does, with Ctrl-C (SIGINT to its process
     group: Celery's warm shutdown), and assert that it left nothing running."""
-    assert worker.stop(signal.SIGINT, timeout=30) == [], f"Ctrl-C left processes of {worker.name} behind"
+    assert worker.stop(signal.SIGINT, timeout=PROGRAM_STATE) == [], f"Ctrl-C left processes of {worker.name} behind"
 
 
 def restart_worker_hello(stack: Stack, key: str, vhost: VHost) -> None:
@@ -109,7 +121,7 @@ def restart_worker_hello(stack: Stack, key: str, vhost: VHost) -> None:
     since = len(stack.lines)
     run(stack, start, key)
     # supervisorctl says "started" after 1 s up (startsecs), before Celery is connected.
-    stack.wait_for_lines(r"worker_hello" + READY, timeout=30, since=since)
+    stack.wait_for_lines(r"worker_hello" + READY, timeout=LOG_LINE, since=since)
     vhost.wait_for_consumers(1)
 
 
@@ -119,7 +131,7 @@ def no_worker_answers(stack: Stack, key: str) -> None:
     (command,) = demo_doc.commands(key, DOC)
     env = {**learner_env(), "CELERY_BROKER_URL": stack.env["CELERY_BROKER_URL"]}
     answer = subprocess.run(
-        command.command, shell=True, cwd=CHECKOUT, env=env, capture_output=True, text=True, timeout=60
+        command.command, shell=True, cwd=CHECKOUT, env=env, capture_output=True, text=True, timeout=2 * SHORT_COMMAND
     )
     assert answer.returncode != 0, f"{command.command!r} found a worker: {answer.stdout}"
     assert "Error: No nodes replied within time constraint" in answer.stderr, answer.stderr
@@ -127,7 +139,7 @@ def no_worker_answers(stack: Stack, key: str) -> None:
 
 def flower_task_state(stack: Stack, task_id: str) -> str | None:
     """The task's state on Flower's Tasks page (its API); None while Flower has no such task."""
-    answer = requests.get(f"{stack.flower_url}/api/task/info/{task_id}", auth=stack.flower_auth(), timeout=5)
+    answer = requests.get(f"{stack.flower_url}/api/task/info/{task_id}", auth=stack.flower_auth(), timeout=HTTP)
     return answer.json()["state"] if answer.status_code == 200 else None
 
 
@@ -147,11 +159,11 @@ def test_case1_a_worker_on_the_default_queue_leaves_hello_queue_piling_up(stack:
             print(f"case 1: symptom after {time.monotonic() - began:.1f} s")
             run_claim(stack, "ts-1-active-queues")
             # The page's panel (GET /status), and the UI's Queues tab once it has sampled (every 5 s).
-            panel = requests.get(f"{stack.web_url}/status", timeout=5).json()["queue"]
+            panel = requests.get(f"{stack.web_url}/status", timeout=HTTP).json()["queue"]
             assert (panel["ready"], panel["consumers"]) == (CLICKS, 0), panel
             for queue, depth in ((HELLO_QUEUE, Depth(CLICKS, 0, 0)), ("celery", Depth(0, 1, 0))):
                 shown = f"the UI to show {queue} {depth}"
-                wait_until(lambda q=queue, d=depth: vhost.management_depth(q) == d, 20, shown)
+                wait_until(lambda q=queue, d=depth: vhost.management_depth(q) == d, 4 * STATISTICS_INTERVAL, shown)
             assert not [line for line in worker.lines if "say_hello[" in line], "the stray worker ran a task"
             # Flower's Tasks page: none of them. (After the fix, all three: see below.)
             assert [flower_task_state(stack, task_id) for task_id in task_ids] == [None] * CLICKS
@@ -163,20 +175,20 @@ def test_case1_a_worker_on_the_default_queue_leaves_hello_queue_piling_up(stack:
         restart_worker_hello(stack, "ts-1-fix", vhost)
         _, active_queues, queue, task_state = demo_doc.commands("ts-1-fix", DOC)
         run(stack, active_queues, "ts-1-fix")
-        results.wait_for_success(task_ids, timeout=30)
+        results.wait_for_success(task_ids, timeout=TASK)
         print(f"case 1: the pile drained {time.monotonic() - fixed:.1f} s after the fix began")
         run(stack, queue, "ts-1-fix")
         for task_id in task_ids:
             run(stack, task_state, "ts-1-fix", task_id)
         for task_id in task_ids:
-            wait_until(lambda t=task_id: flower_task_state(stack, t) == "SUCCESS", 10, f"Flower to show {task_id}")
+            wait_until(lambda t=task_id: flower_task_state(stack, t) == "SUCCESS", FLOWER, f"Flower to show {task_id}")
         # The stray worker's queue stays, empty and unconsumed, as TROUBLESHOOTING.md says.
         assert vhost.depth("celery") == Depth(ready=0, consumers=0)
     finally:
         stack.ensure_running("worker_hello")
         # Then it goes, as a learner would delete it in the UI: the vhost as the test found it.
         # (RabbitMQ deletes a queue that is not there without a word.)
-        with Connection(vhost.broker_url, connect_timeout=5) as connection:
+        with Connection(vhost.broker_url, connect_timeout=HTTP) as connection:
             connection.default_channel.queue_delete("celery")
 
 
@@ -184,12 +196,12 @@ def test_case2_a_task_name_no_worker_knows_is_stored_as_failure(stack: Stack, vh
     began, since = time.monotonic(), len(stack.lines)
     (task_id,) = run_claim(stack, "ts-2-call")
     # The symptom: the worker logs the unknown name, stores FAILURE, and drops the message.
-    stack.wait_for_lines(r"Received unregistered task of type 'say_helo'", timeout=30, since=since)
+    stack.wait_for_lines(r"Received unregistered task of type 'say_helo'", timeout=LOG_LINE, since=since)
     log_shows(stack.lines[since:], "ts-2-log")
     # The same log record goes on with the message's headers, its id among them, and a KeyError.
     assert any(f"'id': '{task_id}'" in line for line in stack.lines[since:]), "the log must name the message's id"
-    stack.wait_for_lines(r"^KeyError: 'say_helo'$", timeout=5, since=since)
-    wait_until(lambda: results.states([task_id]) == ["FAILURE"], 10, "FAILURE stored")
+    stack.wait_for_lines(r"^KeyError: 'say_helo'$", timeout=FOLLOWS, since=since)
+    wait_until(lambda: results.states([task_id]) == ["FAILURE"], CONSEQUENCE, "FAILURE stored")
     run_claim(stack, "ts-2-failure", task_id)
     print(f"case 2: symptom after {time.monotonic() - began:.1f} s")
     assert vhost.depth(HELLO_QUEUE) == Depth(ready=0, consumers=1), "rejected without requeue: not back in the queue"
@@ -197,7 +209,7 @@ def test_case2_a_task_name_no_worker_knows_is_stored_as_failure(stack: Stack, vh
 
     call, task_state = demo_doc.commands("ts-2-fix", DOC)
     (fixed_id,) = run(stack, call, "ts-2-fix")
-    results.wait_for_success([fixed_id], timeout=30)
+    results.wait_for_success([fixed_id], timeout=TASK)
     run(stack, task_state, "ts-2-fix", fixed_id)
     # The unknown name was logged once: rejected, never redelivered.
     assert len([line for line in stack.lines[since:] if "Received unregistered task" in line]) == 1
@@ -211,7 +223,7 @@ def test_case3_an_rpc_backend_leaves_the_page_pending_after_success(stack: Stack
         with worker_by_hand("ts-3-worker", vhost) as worker:
             vhost.wait_for_consumers(1)
             task_id = documented_post(stack, "ts-3-send")
-            worker.wait_for_lines(rf"Task say_hello\[{task_id}\] succeeded", timeout=30)
+            worker.wait_for_lines(rf"Task say_hello\[{task_id}\] succeeded", timeout=LOG_LINE)
             log_shows(worker.lines, "ts-3-log", task_id)
             # The symptom: succeeded, and PENDING; nothing stored where the web app reads.
             run_claim(stack, "ts-3-pending", task_id)
@@ -220,7 +232,9 @@ def test_case3_an_rpc_backend_leaves_the_page_pending_after_success(stack: Stack
             # Neither case 1 (the message was taken) nor case 2 (its name is known).
             assert vhost.depth(HELLO_QUEUE) == Depth(ready=0, consumers=1)
             assert not [line for line in worker.lines if "unregistered task" in line]
-            wait_until(lambda: flower_task_state(stack, task_id) == "SUCCESS", 10, "Flower to show the task SUCCESS")
+            wait_until(
+                lambda: flower_task_state(stack, task_id) == "SUCCESS", FLOWER, "Flower to show the task SUCCESS"
+            )
             run_claim(stack, "ts-3-conf")
             ctrl_c(worker)
 
@@ -229,7 +243,7 @@ def test_case3_an_rpc_backend_leaves_the_page_pending_after_success(stack: Stack
         run(stack, conf, "ts-3-fix")
         (printed,) = run(stack, send, "ts-3-fix")
         fixed_id = json.loads(printed)["task_id"]
-        results.wait_for_success([fixed_id], timeout=30)
+        results.wait_for_success([fixed_id], timeout=TASK)
         run(stack, task_state, "ts-3-fix", fixed_id)
         # The first task's state is gone for good: still PENDING with the right backend.
         run_claim(stack, "ts-3-pending", task_id)

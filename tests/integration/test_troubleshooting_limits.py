@@ -23,6 +23,7 @@ from tests.support.rabbitmq import MANAGEMENT_URL, PASSWORD, USER, VHost
 from tests.support.reliability import Row, record
 from tests.support.results import wait_for_success
 from tests.support.stack import Stack, post_hello
+from tests.support.timing import CONSEQUENCE, HTTP, LOG_LINE, SERVICE, TASK
 from tests.support.troubleshooting import DOC, documented_post, log_shows, run
 
 # The task id that TROUBLESHOOTING.md's case 4 publishes and asks after.
@@ -43,7 +44,7 @@ def test_case4_a_task_past_its_soft_time_limit_stops_and_fails(stack: Stack, vho
     (publish,) = demo_doc.commands("ts-4-publish", DOC)
     publish = on_run_vhost(publish, vhost)
     run(stack, demo_doc.Command(publish.command.replace(CASE4_ID, task_id), publish.expected), "ts-4-publish")
-    stack.wait_for_lines(rf"Task say_hello\[{task_id}\] raised unexpected", timeout=30)
+    stack.wait_for_lines(rf"Task say_hello\[{task_id}\] raised unexpected", timeout=LOG_LINE)
     log_shows(stack.lines, "ts-4-log", task_id)
     (state,) = demo_doc.commands("ts-4-state", DOC)
     run(stack, demo_doc.Command(state.command.replace(CASE4_ID, task_id), state.expected), "ts-4-state", task_id)
@@ -68,7 +69,7 @@ def test_case5_a_poison_message_is_delivered_5_times_then_dead_lettered_and_move
     # Meanwhile, another click: the worker keeps consuming while its pool processes die.
     other = post_hello(stack.web_url, name="Grace", duration=1)
     poison = POISON.format(task_id=task_id)
-    stack.wait_for_lines(rf"Dead-lettered say_hello\[{task_id}\] to hello_queue\.dlq", timeout=120)
+    stack.wait_for_lines(rf"Dead-lettered say_hello\[{task_id}\] to hello_queue\.dlq", timeout=4 * LOG_LINE)
     (state,) = demo_doc.commands("ts-5-state", DOC)
     run(stack, state, "ts-5-state", task_id)
     to_final = time.monotonic() - clicked
@@ -76,15 +77,15 @@ def test_case5_a_poison_message_is_delivered_5_times_then_dead_lettered_and_move
     assert deliveries == [1, 2, 3, 4, 5], f"deliveries seen: {deliveries}"
     deaths = stack.wait_for_lines(r"Process 'ForkPoolWorker-\d+' pid:\d+ exited with 'signal 9 \(SIGKILL\)'", 5)
     log_shows(stack.lines, "ts-5-log", task_id)
-    wait_for_success([other], timeout=30)
-    wait_until(lambda: dead_letters(vhost) == 1, 10, f"1 message in {DEAD_LETTER_QUEUE}")
+    wait_for_success([other], timeout=TASK)
+    wait_until(lambda: dead_letters(vhost) == 1, CONSEQUENCE, f"1 message in {DEAD_LETTER_QUEUE}")
 
     (peek,) = demo_doc.commands("ts-5-dlq", DOC)
     run(stack, on_run_vhost(peek, vhost), "ts-5-dlq", task_id)
     assert dead_letters(vhost) == 1, "looking at the dead letter must leave it there"
 
     # Moved back: the same poison, 5 deliveries anew, and back in the dead-letter queue.
-    shovels = requests.get(f"{MANAGEMENT_URL}/api/shovels", auth=(USER, PASSWORD), timeout=5)
+    shovels = requests.get(f"{MANAGEMENT_URL}/api/shovels", auth=(USER, PASSWORD), timeout=HTTP)
     if shovels.status_code != 200:
         pytest.fail(
             "RabbitMQ's shovel plugins are off: rabbitmq-plugins enable rabbitmq_shovel rabbitmq_shovel_management"
@@ -92,11 +93,11 @@ def test_case5_a_poison_message_is_delivered_5_times_then_dead_lettered_and_move
     since = len(stack.lines)
     (move,) = demo_doc.commands("ts-5-move", DOC)
     run(stack, on_run_vhost(move, vhost), "ts-5-move")
-    again = stack.wait_for_lines(rf"Dead-lettered say_hello\[{task_id}\]", timeout=120, since=since)
+    again = stack.wait_for_lines(rf"Dead-lettered say_hello\[{task_id}\]", timeout=4 * LOG_LINE, since=since)
     assert again, "moved back, the poison message should end in the dead-letter queue again"
     redelivered = [int(match[1]) for match in stack.wait_for_lines(poison, count=DELIVERIES, since=since)]
     assert redelivered == [1, 2, 3, 4, 5], f"deliveries after the move: {redelivered}"
-    wait_until(lambda: dead_letters(vhost) == 1, 60, f"the message back in {DEAD_LETTER_QUEUE}, alone")
+    wait_until(lambda: dead_letters(vhost) == 1, 2 * SERVICE, f"the message back in {DEAD_LETTER_QUEUE}, alone")
     record(
         Row(
             key="5e",

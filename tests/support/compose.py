@@ -26,6 +26,7 @@ import requests
 from tests.support import demo_doc
 from tests.support.checkout import REPOSITORY, copy_working_tree, free_port
 from tests.support.poll import wait_until
+from tests.support.timing import DOCKER_COMMAND, DOCKER_HEALTHY, HTTP, SETUP, STACK_START
 
 # The image that docker-compose.yml's app service builds, and its worker service runs.
 APP_IMAGE = "hello-queue"
@@ -33,9 +34,6 @@ APP_IMAGE = "hello-queue"
 PORT_VARIABLES = ("WEB_PORT", "FLOWER_PORT", "RABBITMQ_PORT", "RABBITMQ_MANAGEMENT_PORT", "REDIS_PORT")
 # What DEMO.md's commands say, and where the demo listens by default: moved to this stack's ports.
 DEFAULT_ADDRESSES = {"localhost:8000": "WEB_PORT", "localhost:5555": "FLOWER_PORT"}
-# The app's HEALTHCHECK first runs 30 s after the start (Dockerfile: --start-period
-# and --interval), and may fail twice more before Docker gives its verdict.
-HEALTHY_TIMEOUT = 150
 # hello_queue's counts, as DEMO.md asks RabbitMQ for them with Docker.
 LIST_QUEUES = ("rabbitmqctl", "list_queues", "-q", "name", "messages_ready", "messages_unacknowledged", "consumers")
 # The names of a container's volumes, one a line.
@@ -105,7 +103,7 @@ class ComposeProject:
         keep = ("PATH", "HOME", *DOCKER_VARIABLES)
         return {**{k: os.environ[k] for k in keep if k in os.environ}, "COMPOSE_PROJECT_NAME": self.name}
 
-    def run(self, command: str | list[str], timeout: float = 120) -> subprocess.CompletedProcess:
+    def run(self, command: str | list[str], timeout: float = DOCKER_COMMAND) -> subprocess.CompletedProcess:
         """Run `command` (a shell line, or an argument list) in the copy; its exit status unchecked."""
         return subprocess.run(
             command,
@@ -118,7 +116,7 @@ class ComposeProject:
             timeout=timeout,
         )
 
-    def compose(self, *args: str, timeout: float = 120) -> str:
+    def compose(self, *args: str, timeout: float = DOCKER_COMMAND) -> str:
         """`docker compose ARGS` in the copy; what it printed on stdout.
 
         Raises:
@@ -128,7 +126,7 @@ class ComposeProject:
         assert result.returncode == 0, f"docker compose {' '.join(args)}: exit {result.returncode}\n{result.stderr}"
         return result.stdout
 
-    def run_demo_command(self, command: str, timeout: float = 120) -> list[str]:
+    def run_demo_command(self, command: str, timeout: float = DOCKER_COMMAND) -> list[str]:
         """Run a DEMO.md command as written, in the copy, but against this stack's host ports
         instead of the defaults (localhost:8000, localhost:5555).
 
@@ -158,7 +156,7 @@ class ComposeProject:
     def redis(self) -> redis.Redis:
         """A client of the stack's Redis, on its host port: the results, and the worker's
         completion counts (worker/completions.py)."""
-        return redis.Redis(port=self.ports["REDIS_PORT"], socket_timeout=5, decode_responses=True)
+        return redis.Redis(port=self.ports["REDIS_PORT"], socket_timeout=HTTP, decode_responses=True)
 
     def redis_answers(self) -> bool:
         """Whether the stack's Redis answers PING right now (it has loaded its data)."""
@@ -169,7 +167,7 @@ class ComposeProject:
 
     def task(self, task_id: str) -> tuple[int, dict]:
         """GET /tasks/<task_id> of the web app, on its host port: the status code and the JSON."""
-        answer = requests.get(f"{self.web_url}/tasks/{task_id}", timeout=5)
+        answer = requests.get(f"{self.web_url}/tasks/{task_id}", timeout=HTTP)
         return answer.status_code, answer.json()
 
     def all_succeeded(self, task_ids: list[str]) -> bool:
@@ -224,18 +222,18 @@ class ComposeProject:
             Seconds from the start of `up` to healthy.
 
         Raises:
-            AssertionError: `up` failed, or the app was not healthy within HEALTHY_TIMEOUT
+            AssertionError: `up` failed, or the app was not healthy within DOCKER_HEALTHY
                 seconds, or Docker found it unhealthy (the app's log is in the message).
         """
         started = time.monotonic()
-        self.compose("up", "-d", "--build", "--quiet-pull", timeout=600)
+        self.compose("up", "-d", "--build", "--quiet-pull", timeout=SETUP)
 
         def healthy() -> bool:
             status = self.health()
             assert status != "unhealthy", f"Docker found the app unhealthy:\n{self.logs('app')[-3000:]}"
             return status == "healthy"
 
-        wait_until(healthy, HEALTHY_TIMEOUT, "Docker to report the app container healthy", interval=0.5)
+        wait_until(healthy, DOCKER_HEALTHY, "Docker to report the app container healthy", interval=0.5)
         self.built_image = self.image_id(APP_IMAGE)
         return time.monotonic() - started
 
@@ -274,7 +272,7 @@ class ComposeProject:
         inspected = self.run(["docker", "inspect", "--format", VOLUMES_TEMPLATE, *containers]) if containers else None
         volumes = inspected.stdout.split() if inspected else []
         self.images_run = set(self.run(["docker", "inspect", "--format", "{{.Image}}", *containers]).stdout.split())
-        self.compose("down", "--volumes", "--remove-orphans", timeout=180)
+        self.compose("down", "--volumes", "--remove-orphans", timeout=DOCKER_COMMAND + STACK_START)
         left = [f"container {c}" for c in self._labelled("container").split()]
         left += [f"network {n}" for n in self._labelled("network").split()]
         left += [f"volume {v}" for v in volumes if self.run(["docker", "volume", "inspect", v]).returncode == 0]

@@ -5,6 +5,7 @@ import re
 import subprocess
 
 from tests.support.checkout import REPOSITORY
+from tests.support.timing import SHORT_COMMAND
 
 HOW_TO_GET_THEM = (
     "as root, `bash tests/containers/engine.sh` starts an engine with Compose v2, and "
@@ -22,7 +23,7 @@ def pinned_images() -> list[str]:
 
 def _succeeds(*command: str) -> bool:
     try:
-        return subprocess.run(command, capture_output=True, timeout=30).returncode == 0
+        return subprocess.run(command, capture_output=True, timeout=SHORT_COMMAND).returncode == 0
     except (OSError, subprocess.TimeoutExpired):
         return False
 

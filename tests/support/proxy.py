@@ -13,11 +13,12 @@ import subprocess
 from tests.support.poll import wait_until
 from tests.support.rabbitmq import AMQP_PORT, HOST
 from tests.support.stack import free_port
+from tests.support.timing import CONNECT, CONSEQUENCE
 
 
 def _accepts(port: int) -> bool:
     try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        socket.create_connection(("127.0.0.1", port), timeout=CONNECT).close()
         return True
     except OSError:
         return False
@@ -34,7 +35,7 @@ class BrokerProxy:
         """Listen again, and wait until a connection is accepted.
 
         Raises:
-            AssertionError: socat did not listen within 10 s.
+            AssertionError: socat did not listen within CONSEQUENCE seconds.
         """
         self.process = subprocess.Popen(
             # reuseaddr: listen again at once on the port just given up; fork:
@@ -42,7 +43,7 @@ class BrokerProxy:
             ["socat", f"TCP-LISTEN:{self.port},bind=127.0.0.1,reuseaddr,fork", f"TCP:{HOST}:{AMQP_PORT}"],
             start_new_session=True,
         )
-        wait_until(lambda: _accepts(self.port), 10, f"socat to listen on port {self.port}")
+        wait_until(lambda: _accepts(self.port), CONSEQUENCE, f"socat to listen on port {self.port}")
 
     def stop(self) -> None:
         """SIGKILL socat and every child it forked: each connection through it is cut, as
@@ -50,6 +51,6 @@ class BrokerProxy:
         if self.process is None:
             return
         os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(10)
+        self.process.wait(CONSEQUENCE)
         self.process = None
-        wait_until(lambda: not _accepts(self.port), 10, f"port {self.port} to refuse connections")
+        wait_until(lambda: not _accepts(self.port), CONSEQUENCE, f"port {self.port} to refuse connections")

@@ -17,6 +17,7 @@ import requests
 from kombu import Connection
 
 from tests.support.poll import wait_until
+from tests.support.timing import HTTP, HTTP_SLOW, SERVICE, SERVICE_CHECK
 
 HOST = os.environ.get("RABBITMQ_HOST", "127.0.0.1")
 AMQP_PORT = int(os.environ.get("RABBITMQ_PORT", "5672"))
@@ -64,27 +65,29 @@ class VHost:
     def create(self) -> None:
         """Create the vhost and give our user every permission in it."""
         vhost = quote(self.name, safe="")
-        self._api.put(self._url(f"vhosts/{vhost}"), timeout=10).raise_for_status()
+        self._api.put(self._url(f"vhosts/{vhost}"), timeout=HTTP_SLOW).raise_for_status()
         permissions = {"configure": ".*", "write": ".*", "read": ".*"}
-        self._api.put(self._url(f"permissions/{vhost}/{quote(USER)}"), json=permissions, timeout=10).raise_for_status()
+        self._api.put(
+            self._url(f"permissions/{vhost}/{quote(USER)}"), json=permissions, timeout=HTTP_SLOW
+        ).raise_for_status()
 
     def delete(self) -> None:
         """Delete the vhost, and with it every queue and message the run left."""
-        self._api.delete(self._url(f"vhosts/{quote(self.name, safe='')}"), timeout=30).raise_for_status()
+        self._api.delete(self._url(f"vhosts/{quote(self.name, safe='')}"), timeout=3 * HTTP_SLOW).raise_for_status()
 
     def depth(self, queue: str) -> Depth | None:
         """The exact counts of `queue` now, by AMQP passive declare; None if it does not exist.
 
         A passive declare only asks: it never creates the queue (AMQP 0-9-1 `queue.declare`).
         """
-        with Connection(self.broker_url, connect_timeout=5) as connection:
+        with Connection(self.broker_url, connect_timeout=HTTP) as connection:
             try:
                 _, ready, consumers = connection.default_channel.queue_declare(queue, passive=True)
             except connection.channel_errors:  # 404 NOT_FOUND
                 return None
             return Depth(ready=ready, consumers=consumers)
 
-    def wait_for_consumers(self, consumers: int, queue: str = HELLO_QUEUE, timeout: float = 30) -> None:
+    def wait_for_consumers(self, consumers: int, queue: str = HELLO_QUEUE, timeout: float = SERVICE) -> None:
         """Wait until exactly `consumers` consumers are attached to `queue` (passive declare).
 
         Raises:
@@ -99,12 +102,14 @@ class VHost:
 
     def purge(self, queue: str) -> None:
         """Drop the Ready messages of `queue`, in this vhost of ours only."""
-        with Connection(self.broker_url, connect_timeout=5) as connection:
+        with Connection(self.broker_url, connect_timeout=HTTP) as connection:
             connection.default_channel.queue_purge(queue)
 
     def management_depth(self, queue: str) -> Depth | None:
         """The counts of `queue` as the management UI shows them; None until it knows them."""
-        answer = self._api.get(self._url(f"queues/{quote(self.name, safe='')}/{quote(queue, safe='')}"), timeout=10)
+        answer = self._api.get(
+            self._url(f"queues/{quote(self.name, safe='')}/{quote(queue, safe='')}"), timeout=HTTP_SLOW
+        )
         if answer.status_code == 404:
             return None
         answer.raise_for_status()
@@ -119,7 +124,7 @@ class VHost:
         """The client connections to this vhost, as the UI lists them under Connections
         (it may take a few seconds to list a new one): name → the name the client gave
         itself (`connection_name`, "" if none)."""
-        answer = self._api.get(self._url(f"vhosts/{quote(self.name, safe='')}/connections"), timeout=10)
+        answer = self._api.get(self._url(f"vhosts/{quote(self.name, safe='')}/connections"), timeout=HTTP_SLOW)
         answer.raise_for_status()
         return {connection["name"]: connection.get("user_provided_name", "") for connection in answer.json()}
 
@@ -128,7 +133,7 @@ class VHost:
         lists them (the queue's Consumers in the UI; it may take a few seconds to list a new
         one, and to forget a closed one: meanwhile it lists the consumer of a closed channel
         with empty `channel_details`, left out here)."""
-        answer = self._api.get(self._url(f"consumers/{quote(self.name, safe='')}"), timeout=10)
+        answer = self._api.get(self._url(f"consumers/{quote(self.name, safe='')}"), timeout=HTTP_SLOW)
         answer.raise_for_status()
         return {
             consumer["channel_details"]["connection_name"]
@@ -142,7 +147,7 @@ class VHost:
         The client gets a `connection.close` with reply code 320 (CONNECTION_FORCED) and `reason`.
         """
         url = self._url(f"connections/{quote(name, safe='')}")
-        answer = self._api.delete(url, headers={"X-Reason": reason}, timeout=10)
+        answer = self._api.delete(url, headers={"X-Reason": reason}, timeout=HTTP_SLOW)
         if answer.status_code != 404:  # 404: it closed meanwhile (a passing check's connection)
             answer.raise_for_status()
 
@@ -159,7 +164,7 @@ class VHost:
             "payload_encoding": "string",
         }
         url = self._url(f"exchanges/{quote(self.name, safe='')}/amq.default/publish")
-        answer = self._api.post(url, json=message, timeout=10)
+        answer = self._api.post(url, json=message, timeout=HTTP_SLOW)
         answer.raise_for_status()
         return answer.json()["routed"]
 
@@ -178,10 +183,12 @@ def sweep_stale(prefix: str = "hello-queue-test", older_than: float = 3600) -> l
     api.auth = (USER, PASSWORD)
     own = re.compile(rf"{re.escape(prefix)}-(\d+)-[0-9a-f]+")
     deleted = []
-    for vhost in api.get(f"{MANAGEMENT_URL}/api/vhosts", timeout=10).json():
+    for vhost in api.get(f"{MANAGEMENT_URL}/api/vhosts", timeout=HTTP_SLOW).json():
         match = own.fullmatch(vhost["name"])
         if match and time.time() - int(match[1]) > older_than:
-            api.delete(f"{MANAGEMENT_URL}/api/vhosts/{quote(vhost['name'], safe='')}", timeout=30).raise_for_status()
+            api.delete(
+                f"{MANAGEMENT_URL}/api/vhosts/{quote(vhost['name'], safe='')}", timeout=3 * HTTP_SLOW
+            ).raise_for_status()
             deleted.append(vhost["name"])
     return deleted
 
@@ -189,15 +196,15 @@ def sweep_stale(prefix: str = "hello-queue-test", older_than: float = 3600) -> l
 def unreachable_reason() -> str | None:
     """Why the tests cannot use RabbitMQ here, in one line; None when AMQP and the management API answer."""
     try:
-        with Connection(f"amqp://{USER}:{PASSWORD}@{HOST}:{AMQP_PORT}//", connect_timeout=3) as connection:
-            connection.ensure_connection(max_retries=0, timeout=3)
+        with Connection(f"amqp://{USER}:{PASSWORD}@{HOST}:{AMQP_PORT}//", connect_timeout=SERVICE_CHECK) as connection:
+            connection.ensure_connection(max_retries=0, timeout=SERVICE_CHECK)
     except Exception as error:  # noqa: BLE001 - reported, whatever it is
         return (
             f"RabbitMQ is not reachable over AMQP at {HOST}:{AMQP_PORT} ({error}): "
             "start it with `rabbitmq-server -detached`"
         )
     try:
-        requests.get(f"{MANAGEMENT_URL}/api/overview", auth=(USER, PASSWORD), timeout=3).raise_for_status()
+        requests.get(f"{MANAGEMENT_URL}/api/overview", auth=(USER, PASSWORD), timeout=SERVICE_CHECK).raise_for_status()
     except requests.RequestException as error:
         return (
             f"RabbitMQ's management API does not answer at {MANAGEMENT_URL} ({error}): "

@@ -6,6 +6,7 @@ from datetime import datetime
 import redis
 
 from tests.support.poll import wait_until
+from tests.support.timing import DRAIN
 from worker.completions import completions_key
 
 # The stacks of the tests use the default result backend: a local Redis, db 0.
@@ -48,7 +49,7 @@ def last_done(task_ids: list[str]) -> float:
     return max(datetime.fromisoformat(end).timestamp() for end in ends)
 
 
-def wait_for_success(task_ids: list[str], timeout: float = 60) -> None:
+def wait_for_success(task_ids: list[str], timeout: float = DRAIN) -> None:
     """Wait until every one of `task_ids` has stored SUCCESS and counted its completion.
 
     Raises:

@@ -20,6 +20,7 @@ from supervisor.xmlrpc import SupervisorTransport
 from tests.support.checkout import ARTIFACTS, CHECKOUT, free_port
 from tests.support.poll import wait_until
 from tests.support.rabbitmq import VHost
+from tests.support.timing import COMMAND, HTTP, LOG_LINE, PROBE, PROGRAM_STATE, STACK_START
 
 SOCKET = CHECKOUT / ".run" / "supervisor.sock"
 SUPERVISORCTL = CHECKOUT / ".venv" / "bin" / "supervisorctl"
@@ -30,7 +31,7 @@ FLOWER_PASSWORD_FILE = CHECKOUT / ".run" / "flower-password"
 def page_answers(web_url: str) -> bool:
     """Whether the web app at `web_url` serves its page (HTTP 200) right now."""
     try:
-        return requests.get(web_url + "/", timeout=2).status_code == 200
+        return requests.get(web_url + "/", timeout=PROBE).status_code == 200
     # A timeout too: right after start, gunicorn accepts connections before its
     # worker has imported the app, which takes longer while the other programs start.
     except (requests.ConnectionError, requests.Timeout):
@@ -55,7 +56,7 @@ def supervisorctl(*args: str, root: Path = CHECKOUT) -> subprocess.CompletedProc
         env=learner_env(),
         capture_output=True,
         text=True,
-        timeout=90,
+        timeout=COMMAND,
     )
 
 
@@ -65,7 +66,7 @@ def post_hello(web_url: str, **fields: object) -> str:
     Raises:
         AssertionError: the answer was not 202 (its body is in the message).
     """
-    answer = requests.post(web_url + "/hello", json=fields, timeout=5)
+    answer = requests.post(web_url + "/hello", json=fields, timeout=HTTP)
     assert answer.status_code == 202, f"POST /hello answered {answer.status_code}: {answer.text}"
     return answer.json()["task_id"]
 
@@ -80,7 +81,7 @@ def post_hellos(web_url: str, count: int, duration: float) -> list[str]:
     with requests.Session() as session:
         task_ids = []
         for number in range(count):
-            answer = session.post(f"{web_url}/hello", json={"name": f"n{number}", "duration": duration}, timeout=5)
+            answer = session.post(f"{web_url}/hello", json={"name": f"n{number}", "duration": duration}, timeout=HTTP)
             assert answer.status_code == 202, f"POST /hello answered {answer.status_code}: {answer.text}"
             task_ids.append(answer.json()["task_id"])
     assert len(set(task_ids)) == count, "task ids must be unique"
@@ -99,7 +100,7 @@ def start_task(web_url: str, worker_log: "LoggedProcess", duration: float) -> tu
         The task id, and the index in the log of the task's greeting line.
     """
     task_id = post_hello(web_url, name="Ada", duration=duration)
-    (greeting,) = worker_log.wait_for_lines(rf"say_hello\[{task_id}\]: Hello, Ada!", timeout=30)
+    (greeting,) = worker_log.wait_for_lines(rf"say_hello\[{task_id}\]: Hello, Ada!", timeout=LOG_LINE)
     return task_id, worker_log.lines.index(greeting.string)
 
 
@@ -109,7 +110,7 @@ def active_tasks(broker_url: str) -> list[dict] | None:
 
     limit=1: return as soon as one worker has answered, instead of waiting out the timeout.
     """
-    replies = Celery(broker=broker_url).control.inspect(timeout=2, limit=1).active()
+    replies = Celery(broker=broker_url).control.inspect(timeout=PROBE, limit=1).active()
     if not replies:
         return None
     (tasks,) = replies.values()
@@ -120,7 +121,7 @@ def held_tasks(broker_url: str) -> list[dict] | None:
     """Every task the one worker on `broker_url` holds: running (`inspect active`), prefetched
     and waiting for a pool process (`reserved`), or waiting for its ETA, as a retry's
     countdown does (`scheduled`); None while no worker answers within 2 s."""
-    inspect = Celery(broker=broker_url).control.inspect(timeout=2, limit=1)
+    inspect = Celery(broker=broker_url).control.inspect(timeout=PROBE, limit=1)
     held = []
     for method in (inspect.active, inspect.reserved, inspect.scheduled):
         replies = method()
@@ -181,7 +182,7 @@ class LoggedProcess:
         """The lines that a Celery worker logged about one task (`say_hello[<task_id>]`), in order."""
         return [line for line in self.lines if f"say_hello[{task_id}]" in line]
 
-    def wait_for_lines(self, pattern: str, count: int = 1, timeout: float = 30, since: int = 0) -> list[re.Match]:
+    def wait_for_lines(self, pattern: str, count: int = 1, timeout: float = LOG_LINE, since: int = 0) -> list[re.Match]:
         """Wait until `count` lines of the log match the regex `pattern`.
 
         Args:
@@ -296,7 +297,7 @@ class Stack(LoggedProcess):
             return user, password
         return "flower", (self.root / FLOWER_PASSWORD_FILE.relative_to(CHECKOUT)).read_text().strip()
 
-    def start(self, programs: tuple[str, ...], timeout: float = 60) -> None:
+    def start(self, programs: tuple[str, ...], timeout: float = STACK_START) -> None:
         """Start `make run` and wait until each of `programs` is RUNNING and the page answers.
 
         Raises:
@@ -349,7 +350,9 @@ class Stack(LoggedProcess):
         env = learner_env()
         if "CELERY_BROKER_URL" in self.env:
             env["CELERY_BROKER_URL"] = self.env["CELERY_BROKER_URL"]
-        result = subprocess.run(command, shell=True, cwd=self.root, env=env, capture_output=True, text=True, timeout=90)
+        result = subprocess.run(
+            command, shell=True, cwd=self.root, env=env, capture_output=True, text=True, timeout=COMMAND
+        )
         assert result.returncode == 0, f"{command!r} failed ({result.returncode}): {result.stdout}{result.stderr}"
         return result.stdout.splitlines()
 
@@ -376,7 +379,7 @@ class Stack(LoggedProcess):
         supervisorctl("start", program, root=self.root)
         self.wait_for_state(program, "RUNNING")
 
-    def wait_for_state(self, program: str, state: str, timeout: float = 30) -> None:
+    def wait_for_state(self, program: str, state: str, timeout: float = PROGRAM_STATE) -> None:
         """Wait until supervisord reports `program` in `state`.
 
         Raises:

@@ -6,6 +6,7 @@ import json
 from tests.support import demo_doc
 from tests.support.poll import wait_until
 from tests.support.stack import Stack
+from tests.support.timing import LOG_LINE
 
 DOC = demo_doc.TROUBLESHOOTING
 
@@ -29,7 +30,7 @@ def run(stack: Stack, command: demo_doc.Command, key: str, task_id: str | None =
         text = text.replace("<task-id>", task_id)
         expected = [line.replace("<task-id>", task_id) for line in expected]
     if " inspect " in text:
-        printed = wait_until(lambda: answered(stack, text), 30, f"a worker to answer {text!r}", interval=0.5)
+        printed = wait_until(lambda: answered(stack, text), LOG_LINE, f"a worker to answer {text!r}", interval=0.5)
     else:
         printed = stack.run_demo_command(text)
     demo_doc.assert_lines_match(printed, expected, f"TROUBLESHOOTING.md {key}")
