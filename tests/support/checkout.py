@@ -14,12 +14,15 @@ The copy holds git's files as they are in the working tree (edits included, as
 the tests must test what is being changed), and links .venv to this checkout's.
 """
 
+import fcntl
 import os
 import shutil
 import socket
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 # This repository: its git history, its docs, and where the run's logs and figures go.
 REPOSITORY = Path(__file__).resolve().parents[2]
@@ -36,32 +39,50 @@ ARTIFACTS = REPOSITORY / "test-artifacts" / ("" if WORKER == "main" else WORKER)
 # Ports for the tests' stacks come from below Linux's ephemeral range (32768-60999 by
 # default, net.ipv4.ip_local_port_range): a port found free there is not handed a
 # moment later to an outgoing connection, which binds an ephemeral port. Each test
-# process has a slice of its own, so two processes never pick the same port: gwN the
-# Nth, a run without -n the last (the learner-path test runs `make test` so, inside
-# a worker's run).
-PORTS_START, PORTS_PER_WORKER, WORKER_SLICES = 20000, 1000, 12
-_slice = WORKER_SLICES - 1 if WORKER == "main" else int(WORKER.removeprefix("gw")) % (WORKER_SLICES - 1)
-_next_port = PORTS_START + PORTS_PER_WORKER * _slice
-_last_port = _next_port + PORTS_PER_WORKER
+# process claims a slice of its own, so two never pick the same port, even from two
+# runs at once (another checkout's `make test`, or the learner-path test's own):
+# a slice is claimed with a lock on a file, which the kernel releases when the
+# process ends, however it ends (flock(2)).
+PORTS_START, PORTS_PER_SLICE, SLICES = 20000, 1000, 12
+_ports: Iterator[int] | None = None
+_slice_lock: IO | None = None
+
+
+def _claim_slice() -> Iterator[int]:
+    """The ports of the first slice no other test process holds, trying this worker's own first."""
+    global _slice_lock
+    preferred = int(WORKER.removeprefix("gw")) % SLICES if WORKER != "main" else SLICES - 1
+    for number in [preferred, *(n for n in range(SLICES) if n != preferred)]:
+        lock = open(Path(tempfile.gettempdir()) / f"{PREFIX}ports-{number}.lock", "w")  # noqa: SIM115 - held for life
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.close()
+            continue
+        _slice_lock = lock
+        start = PORTS_START + PORTS_PER_SLICE * number
+        return iter(range(start, start + PORTS_PER_SLICE))
+    raise RuntimeError(f"all {SLICES} slices of test ports are held by other test processes")
 
 
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now, from this test process's
-    slice, never the same twice in one run.
+    slice, never the same twice in one process.
 
     Raises:
-        RuntimeError: the slice's 1,000 ports are used up.
+        RuntimeError: no slice is free, or this one's 1,000 ports are used up.
     """
-    global _next_port
-    while _next_port < _last_port:
-        port, _next_port = _next_port, _next_port + 1
+    global _ports
+    if _ports is None:
+        _ports = _claim_slice()
+    for port in _ports:
         with socket.socket() as probe:
             try:
                 probe.bind(("127.0.0.1", port))
             except OSError:  # something else listens there
                 continue
             return port
-    raise RuntimeError(f"test process {WORKER} used up its ports (below {_last_port})")
+    raise RuntimeError(f"test process {WORKER} used up its {PORTS_PER_SLICE} ports")
 
 
 def working_tree_files(root: Path = REPOSITORY) -> list[Path]:

@@ -102,7 +102,8 @@ FLOWER = 10
 COMMAND = 90
 # A command that answers at once, or refuses: a check script, `make run` giving up.
 SHORT_COMMAND = 30
-# `make setup` or `docker compose up --build`: packages installed, an image built.
+# `make test` making .venv (pip installs the pinned requirements), or
+# `docker compose up --build` building an image.
 SETUP = 600
 
 # --- Deadlines: tests/containers ---
