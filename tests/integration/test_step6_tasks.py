@@ -5,11 +5,11 @@ counts from RabbitMQ; the programs' states from supervisord. Each is checked her
 against the real thing.
 """
 
-import itertools
+import re
 import socket
-import time
 import uuid
 from collections.abc import Callable
+from datetime import datetime
 
 import pytest
 import redis
@@ -17,10 +17,12 @@ import requests
 
 from tests.support.poll import wait_until
 from tests.support.rabbitmq import HELLO_QUEUE, Depth, VHost
-from tests.support.results import REDIS_URL
+from tests.support.results import REDIS_URL, PublishedStates
 from tests.support.stack import Stack, post_hello, supervisorctl
 
 PILE = 50
+# Seconds the tasks of the unacked test run: longer than the management API's worst lag.
+UNACKED_DURATION = 15
 
 
 def get_json(url: str, status: int = 200) -> dict:
@@ -30,28 +32,43 @@ def get_json(url: str, status: int = 200) -> dict:
     return answer.json()
 
 
-def follow(stack: Stack, task_id: str, timeout: float = 30) -> tuple[list[dict], list[float]]:
+def follow(stack: Stack, task_id: str, timeout: float = 30) -> list[dict]:
     """Poll `GET /tasks/<task_id>` every 20 ms until the task ends.
 
+    A poll samples: a state that lasts a second (STARTED, PROGRESS, RETRY) is missed
+    if a poll stalls that long. Only a state that stays is sure to be seen (PENDING
+    while no worker runs, the end); `PublishedStates` sees every one.
+
     Returns:
-        Each body that differs from the one before it, in the order seen (the last
-        is SUCCESS or FAILURE), and when each was first seen (`time.monotonic()`).
+        Each body that differs from the one before it, in the order seen; the last
+        is SUCCESS or FAILURE.
     """
     seen: list[dict] = []
-    seen_at: list[float] = []
 
     def ended() -> bool:
-        body = get_json(f"{stack.web_url}/tasks/{task_id}")
-        if not seen or body != seen[-1]:
-            seen.append(body)
-            seen_at.append(time.monotonic())
-        return body["state"] in ("SUCCESS", "FAILURE")
+        answer = get_json(f"{stack.web_url}/tasks/{task_id}")
+        if not seen or answer != seen[-1]:
+            seen.append(answer)
+        return answer["state"] in ("SUCCESS", "FAILURE")
 
     try:
         wait_until(ended, timeout, f"task {task_id} to end", interval=0.02)
     except AssertionError as error:
         raise AssertionError(f"{error}\nbodies seen: {seen}") from None
-    return seen, seen_at
+    return seen
+
+
+def assert_seen_in_order(seen: list[dict], expected: list[dict]) -> None:
+    """Assert that the bodies `seen` by `follow` are some of the `expected` ones, in their order:
+    a poll may miss some, but must show no other and none out of order."""
+    remaining = iter(expected)
+    assert all(body in remaining for body in seen), f"bodies seen: {seen}\nexpected, in this order: {expected}"
+
+
+def body(task_id: str, state: str, retries: int | None = 0, **fields: object) -> dict:
+    """The body `GET /tasks/<task_id>` answers in `state`: `progress`, `result` and `error` None unless given."""
+    empty = {"progress": None, "result": None, "error": None}
+    return {"id": task_id, "state": state, **empty, "retries": retries, **fields}
 
 
 def status_when(stack: Stack, reached: Callable[[dict], bool], what: str, timeout: float = 10) -> dict:
@@ -87,36 +104,29 @@ def test_a_task_goes_pending_started_progress_success(stack: Stack, vhost: VHost
     assert supervisorctl("stop", "worker_hello").returncode == 0
     try:
         vhost.wait_for_consumers(0)
-        task_id = post_hello(stack.web_url, name="Ada", duration=3)
-        pending = get_json(f"{stack.web_url}/tasks/{task_id}")
-        assert pending == {
-            "id": task_id,
-            "state": "PENDING",
-            "progress": None,
-            "result": None,
-            "error": None,
-            "retries": None,  # the backend holds nothing for it yet
-        }
-        # Follow the task from the moment the worker starts: `supervisorctl start`
-        # returns only after startsecs (1 s), by which time the task may have begun.
-        stack.rpc().supervisor.startProcess("worker_hello", False)  # wait=False
-        seen, _ = follow(stack, task_id)
+        with PublishedStates() as published:
+            task_id = post_hello(stack.web_url, name="Ada", duration=3)
+            pending = get_json(f"{stack.web_url}/tasks/{task_id}")
+            assert pending == body(task_id, "PENDING", retries=None)  # the backend holds nothing for it yet
+            # Follow the task from the moment the worker starts: `supervisorctl start`
+            # returns only after startsecs (1 s), by which time the task may have begun.
+            stack.rpc().supervisor.startProcess("worker_hello", False)  # wait=False
+            seen = follow(stack, task_id)
+            stored = published.until_ended(task_id)
     finally:
         restart_worker(stack, vhost)
 
-    states = [state for state, _ in itertools.groupby(body["state"] for body in seen)]
-    assert states == ["PENDING", "STARTED", "PROGRESS", "SUCCESS"], f"bodies seen: {seen}"
-    # One report a second; none at the end, where SUCCESS follows at once.
-    progress = [body["progress"] for body in seen if body["state"] == "PROGRESS"]
+    # Every state the worker stored, in order: one progress report a second, none at
+    # the end, where SUCCESS follows at once. (PENDING is never stored: it is what
+    # Celery answers while nothing is.)
+    assert [meta["status"] for meta in stored] == ["STARTED", "PROGRESS", "PROGRESS", "SUCCESS"]
+    progress = [meta["result"] for meta in stored if meta["status"] == "PROGRESS"]
     assert progress == [{"current": 1.0, "total": 3.0}, {"current": 2.0, "total": 3.0}]
     # --hostname worker_hello@%%h in supervisord.conf: Celery's %h is socket.gethostname().
-    assert seen[-1] == {
-        "id": task_id,
-        "state": "SUCCESS",
-        "progress": None,
-        "error": None,
-        "retries": 0,
-        "result": {
+    success = body(
+        task_id,
+        "SUCCESS",
+        result={
             "greeting": "Hello, Ada!",
             "duration": 3.0,
             "task_id": task_id,
@@ -124,26 +134,75 @@ def test_a_task_goes_pending_started_progress_success(stack: Stack, vhost: VHost
             "hostname": f"worker_hello@{socket.gethostname()}",
             "routing_key": "hello_queue",
         },
-    }
+    )
+    # What GET /tasks/<id> answered on the way: those states, in that order, as the page shows them.
+    expected = [
+        pending,
+        body(task_id, "STARTED"),
+        body(task_id, "PROGRESS", progress={"current": 1.0, "total": 3.0}),
+        body(task_id, "PROGRESS", progress={"current": 2.0, "total": 3.0}),
+        success,
+    ]
+    assert_seen_in_order(seen, expected)
+    assert seen[-1] == success
+
+
+def log_time(line: str) -> float:
+    """When the worker logged `line`, in seconds (its own clock): Celery's log lines start
+    with `[2026-01-31 12:00:00,123: INFO/...]`."""
+    stamp = re.match(r"\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}):", line)
+    assert stamp, f"no time at the start of {line!r}"
+    return datetime.strptime(stamp[1], "%Y-%m-%d %H:%M:%S,%f").timestamp()
 
 
 def test_fail_times_2_retries_twice_then_succeeds(stack: Stack) -> None:
     """With fail_times 2 the first two attempts are stored as RETRY, with their error and
     the retries so far (0, then 1), and the third attempt succeeds with retries 2."""
-    task_id = post_hello(stack.web_url, name="Ada", duration=0, fail_times=2)
-    # Each RETRY lasts its countdown (1 s, then 2 s): polling every 20 ms sees both.
-    seen, seen_at = follow(stack, task_id)
-    retries = [(body["retries"], body["error"]) for body in seen if body["state"] == "RETRY"]
-    assert retries == [
-        (0, "TransientError: attempt 1 of 3 fails on purpose"),
-        (1, "TransientError: attempt 2 of 3 fails on purpose"),
-    ], f"bodies seen: {seen}"
-    # The countdown doubles (1 s, 2 s). The bounds leave 0.5 s for our polling's lag,
+    with PublishedStates() as published:
+        task_id = post_hello(stack.web_url, name="Ada", duration=0, fail_times=2)
+        seen = follow(stack, task_id)
+        stored = published.until_ended(task_id)
+    # Each attempt stores STARTED (task_track_started); each failed one, RETRY with its error.
+    assert [(meta["status"], meta["retries"]) for meta in stored] == [
+        ("STARTED", 0),
+        ("RETRY", 0),
+        ("STARTED", 1),
+        ("RETRY", 1),
+        ("STARTED", 2),
+        ("SUCCESS", 2),
+    ]
+    # The JSON result serializer stores an exception as its type's name and its args.
+    retries = [meta["result"] for meta in stored if meta["status"] == "RETRY"]
+    errors = [(error["exc_type"], error["exc_message"]) for error in retries]
+    assert errors == [
+        ("TransientError", ["attempt 1 of 3 fails on purpose"]),
+        ("TransientError", ["attempt 2 of 3 fails on purpose"]),
+    ]
+
+    # The countdown doubles (1 s, 2 s), by the worker's own clock: each retry is logged
+    # once its copy is sent, with an ETA of countdown seconds from a moment before; the
+    # next attempt starts after that ETA. The bounds leave 0.5 s for the moment between,
     # and still tell a doubling countdown from a constant one.
-    first_retry, second_retry = (at for body, at in zip(seen, seen_at, strict=True) if body["state"] == "RETRY")
+    lines = stack.task_lines(task_id)
+    first_retry, second_retry = (log_time(line) for line in lines if "] retry: Retry in" in line)
+    (third_attempt,) = (log_time(line) for line in lines if line.endswith(f"Hello, Ada! (task id {task_id})"))
     assert second_retry - first_retry >= 0.5, "the 2nd attempt ran before its 1 s countdown"
-    assert seen_at[-1] - second_retry >= 1.5, "the 3rd attempt ran before its 2 s countdown"
+    assert third_attempt - second_retry >= 1.5, "the 3rd attempt ran before its 2 s countdown"
+
+    # What GET /tasks/<id> answered on the way, as the page shows it: the error as
+    # "ExceptionType: message", the retries so far.
+    error = "TransientError: attempt {} of 3 fails on purpose"
     final = seen[-1]
+    expected = [
+        body(task_id, "PENDING", retries=None),
+        body(task_id, "STARTED", retries=0),
+        body(task_id, "RETRY", retries=0, error=error.format(1)),
+        body(task_id, "STARTED", retries=1),
+        body(task_id, "RETRY", retries=1, error=error.format(2)),
+        body(task_id, "STARTED", retries=2),
+        final,
+    ]
+    assert_seen_in_order(seen, expected)
     assert (final["state"], final["retries"], final["error"]) == ("SUCCESS", 2, None), f"bodies seen: {seen}"
     assert final["result"]["retries"] == 2
     assert final["result"]["greeting"] == "Hello, Ada!"
@@ -220,17 +279,22 @@ def test_status_is_read_only(stack: Stack) -> None:
 
 def test_status_shows_the_unacked_messages_of_running_tasks(stack: Stack, vhost: VHost) -> None:
     """Two tasks run, one per pool process: /status shows 0 ready and, from the management
-    API's statistics (sampled every 5 s), 2 unacked."""
-    task_ids = [post_hello(stack.web_url, name="Ada", duration=8) for _ in range(2)]
+    API's statistics, 2 unacked."""
+    # The management API's counts lag: each queue sends its statistics every 5 s
+    # (collect_statistics_interval), and the management database takes them in a
+    # moment later: 2 unacked may show 10 s after the tasks start; meanwhile /status
+    # may also answer null (the API took over 1 s). The tasks outlast that lag, and the
+    # wait ends when they may end, and with them their messages' unacked state.
+    task_ids = [post_hello(stack.web_url, name="Ada", duration=UNACKED_DURATION) for _ in range(2)]
     running = status_when(
         stack,
         lambda body: body["queue"]["unacked"] == 2,
-        "/status to show 2 unacked (the management API samples every 5 s)",
-        timeout=8,
+        f"/status to show 2 unacked while the two {UNACKED_DURATION} s tasks run",
+        timeout=UNACKED_DURATION,
     )
     assert (running["queue"]["ready"], running["queue"]["consumers"]) == (0, 1)
     for task_id in task_ids:
-        stack.wait_for_lines(rf"Task say_hello\[{task_id}\] succeeded", timeout=30)
+        stack.wait_for_lines(rf"Task say_hello\[{task_id}\] succeeded", timeout=UNACKED_DURATION + 15)
 
 
 def test_results_and_issued_ids_expire_after_an_hour(stack: Stack) -> None:
