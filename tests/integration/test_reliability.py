@@ -12,12 +12,16 @@ import time
 import psutil
 
 from tests.support import demo_doc
+from tests.support.poll import wait_until
 from tests.support.rabbitmq import HELLO_QUEUE, Depth, VHost
 from tests.support.reliability import Row, record
 from tests.support.results import completions, states, wait_for_success
 from tests.support.stack import Stack, active_tasks, post_hello, post_hellos, start_task, supervisorctl
 
 PILE = 1000
+# Seconds of the task killed mid-task: it must still run when the kill lands, after
+# the test has found its pool process, which takes seconds on a busy machine.
+KILLED_TASK = 10
 
 
 def test_a_pile_up_of_1000_loses_none_and_runs_none_twice(stack: Stack, vhost: VHost) -> None:
@@ -53,8 +57,14 @@ def test_a_pile_up_of_1000_loses_none_and_runs_none_twice(stack: Stack, vhost: V
 
 
 def test_a_pool_process_killed_mid_task_gives_the_task_to_another(stack: Stack, vhost: VHost) -> None:
-    task_id, _ = start_task(stack.web_url, stack, duration=5)
-    (running,) = active_tasks(vhost.broker_url)
+    task_id, _ = start_task(stack.web_url, stack, duration=KILLED_TASK)
+    # `celery inspect active` answers None while the worker's main process has not
+    # replied within 2 s (busy), and [] while it has not yet handled its pool
+    # process's word that the task started (the greeting, logged by the pool
+    # process itself, can come first): ask until it names the task.
+    (running,) = wait_until(
+        lambda: active_tasks(vhost.broker_url), 30, f"worker_hello to list task {task_id} as active"
+    )
     assert running["id"] == task_id
     pool_process = psutil.Process(running["worker_pid"])
     assert pool_process.parent().pid == stack.pid("worker_hello")
@@ -73,7 +83,7 @@ def test_a_pool_process_killed_mid_task_gives_the_task_to_another(stack: Stack, 
         Row(
             key="2a",
             scenario="Pool process killed mid-task",
-            action="`kill -KILL <pid>` of the pool process that runs a 5 s task",
+            action=f"`kill -KILL <pid>` of the pool process that runs a {KILLED_TASK} s task",
             outcome="the worker sends the task again to hello_queue (a retry); it starts again and succeeds",
             setting="`task_acks_late` + `task_retry_on_worker_lost` (up to 4 retries, then step 9's dead letter)",
             counts=f"1 task, {runs} starts, {count} completion",
