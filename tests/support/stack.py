@@ -17,6 +17,7 @@ import requests
 from celery import Celery
 from supervisor.xmlrpc import SupervisorTransport
 
+from scripts import preflight
 from tests.support.checkout import ARTIFACTS, CHECKOUT, free_port
 from tests.support.poll import wait_until
 from tests.support.rabbitmq import VHost
@@ -229,8 +230,11 @@ class LoggedProcess:
         else:
             self.process.send_signal(sig)
         self.process.wait(timeout)
-        _, alive = psutil.wait_procs(tree, timeout=5)
-        return alive
+        # Ended as `make run` counts it (preflight.runs): a zombie has ended. Not
+        # psutil.wait_procs: for a process that is not our child (the program's
+        # children, orphaned when it exits) it waits for the pid to vanish, and a
+        # zombie keeps its pid until init reaps it, here only every 2 s or so.
+        return preflight.still_running(tree, timeout=5)
 
     def stop_or_kill(self) -> list[psutil.Process]:
         """`stop()` with SIGTERM, then SIGKILL whatever it left behind, or everything if it
