@@ -5,12 +5,10 @@ SIGTERM to Celery's main process only, a warm shutdown) is test_reliability.py's
 warm stop; test_stopasgroup.py shows what Celery's own sample config would do instead.
 """
 
-import requests
-
 from tests.support import demo_doc
 from tests.support.poll import wait_until
 from tests.support.rabbitmq import HELLO_QUEUE, Depth, VHost
-from tests.support.stack import Stack
+from tests.support.stack import Stack, post_hello
 
 # The first two clicks ask for long tasks, the other three for short ones. RabbitMQ
 # delivers a queue's messages in order, so the two the worker reserves on start (one
@@ -27,13 +25,10 @@ def test_demo_step3_pile_up_and_drain(stack: Stack, vhost: VHost) -> None:
     assert stack.state("worker_hello") == "STOPPED"
     vhost.wait_for_consumers(0)
 
-    task_ids = []
-    for number, duration in enumerate(DURATIONS):
-        answer = requests.post(
-            stack.web_url + "/hello", json={"name": f"learner {number}", "duration": duration}, timeout=5
-        )
-        assert answer.status_code == 202
-        task_ids.append(answer.json()["task_id"])
+    task_ids = [
+        post_hello(stack.web_url, name=f"learner {number}", duration=duration)
+        for number, duration in enumerate(DURATIONS)
+    ]
     assert len(set(task_ids)) == PILE
 
     # Exact counts by passive declare: all of them Ready, nobody consuming.

@@ -105,32 +105,35 @@ def start_task(web_url: str, worker_log: "LoggedProcess", duration: float) -> tu
     return task_id, worker_log.lines.index(greeting.string)
 
 
-def active_tasks(broker_url: str) -> list[dict] | None:
-    """The tasks the one worker on `broker_url` runs now (`celery inspect active`): dicts with
-    "id", "name", "worker_pid", ...; None while no worker answers within 2 s.
+def _inspect(broker_url: str, *methods: str) -> list[dict] | None:
+    """Ask the one worker on `broker_url` each of `methods` of `celery inspect` (active,
+    reserved, ...): the tasks of all its answers, in order; None while it does not answer
+    within PROBE seconds.
 
     limit=1: return as soon as one worker has answered, instead of waiting out the timeout.
     """
-    replies = Celery(broker=broker_url).control.inspect(timeout=PROBE, limit=1).active()
-    if not replies:
-        return None
-    (tasks,) = replies.values()
+    inspect = Celery(broker=broker_url).control.inspect(timeout=PROBE, limit=1)
+    tasks: list[dict] = []
+    for method in methods:
+        replies = getattr(inspect, method)()
+        if not replies:
+            return None
+        (answer,) = replies.values()
+        tasks += answer
     return tasks
+
+
+def active_tasks(broker_url: str) -> list[dict] | None:
+    """The tasks the one worker on `broker_url` runs now (`celery inspect active`): dicts with
+    "id", "name", "worker_pid", ...; None while no worker answers within 2 s."""
+    return _inspect(broker_url, "active")
 
 
 def held_tasks(broker_url: str) -> list[dict] | None:
     """Every task the one worker on `broker_url` holds: running (`inspect active`), prefetched
     and waiting for a pool process (`reserved`), or waiting for its ETA, as a retry's
     countdown does (`scheduled`); None while no worker answers within 2 s."""
-    inspect = Celery(broker=broker_url).control.inspect(timeout=PROBE, limit=1)
-    held = []
-    for method in (inspect.active, inspect.reserved, inspect.scheduled):
-        replies = method()
-        if not replies:
-            return None
-        (tasks,) = replies.values()
-        held += tasks
-    return held
+    return _inspect(broker_url, "active", "reserved", "scheduled")
 
 
 class LoggedProcess:
