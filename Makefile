@@ -79,14 +79,16 @@ healthcheck: $(VENV)/.run-deps
 # The suite runs in TEST_PROCESSES processes at once (pytest-xdist), each with demo
 # stacks of its own (tests/support/checkout.py): the tests mostly wait on tasks and
 # brokers, so three share two cores well. A module's tests stay together in one
-# process (--dist loadgroup, tests/conftest.py), in the order they are collected.
+# process, and all of tests/containers/ too (--dist loadfile, tests/support/scheduling.py),
+# in the order they are collected.
 # TEST_PROCESSES=0 runs them all in this one process.
 TEST_PROCESSES ?= 3
 # Each run's JUnit report, which the flake hunt counts (tests/support/flake_hunt.py).
 JUNIT = measured/junit/$(shell date +%Y%m%d-%H%M%S)-$$$$.xml
 
 test: $(VENV)/.test-deps test-tools
-	$(VENV)/bin/pytest -n $(TEST_PROCESSES) --dist loadgroup --no-loadscope-reorder --junitxml=$(JUNIT)
+	$(VENV)/bin/pytest -n $(TEST_PROCESSES) --dist loadfile --no-loadscope-reorder \
+	  --junitxml=$(JUNIT)
 
 # Installs the Debian packages that the shell code $(1) prints (the missing ones
 # only) where we may: as root, with apt-get. Elsewhere it does nothing, and the

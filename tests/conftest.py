@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from tests.support import checkout, reliability
+from tests.support import checkout, reliability, scheduling
 
 # Celery prefers the CELERY_BROKER_URL variable to any broker_url it is
 # configured with (celery.app.utils.Settings.broker_url), so a value inherited
@@ -31,6 +31,12 @@ def runs_tests(config: pytest.Config) -> bool:
     return is_worker(config) or not getattr(config.option, "numprocesses", None)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """With pytest-xdist, its scheduler for `--dist loadfile` is ours (tests/support/scheduling.py)."""
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(scheduling, "hello-queue-scheduling")
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
     """Once per run (not per worker): measured/reliability/ holds this run's RELIABILITY.md rows
     only (`make figures` copies them), and copies left by a killed run go. Then, in each
@@ -45,14 +51,3 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 def pytest_sessionfinish(session: pytest.Session) -> None:
     if runs_tests(session.config):
         checkout.remove()
-
-
-# First among the hooks (tryfirst): pytest-xdist's own reads the marks this one adds.
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Group the tests for `--dist loadgroup`: a module's tests run in one worker, one after
-    the other, since they share its fixtures (a stack, a proxy); so do all of
-    tests/containers/, which share one `docker compose` project."""
-    for item in items:
-        module = item.nodeid.split("::")[0]
-        item.add_marker(pytest.mark.xdist_group("containers" if module.startswith("tests/containers/") else module))

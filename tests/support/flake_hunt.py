@@ -31,8 +31,8 @@ from tests.support.checkout import REPOSITORY
 
 OUT = REPOSITORY / "measured" / "flake-hunt"
 PYTEST = [str(REPOSITORY / ".venv" / "bin" / "pytest"), "-p", "no:cacheprovider", "-q"]
-# What `make test` passes (Makefile: TEST_PROCESSES, --dist loadgroup).
-AMONG_OTHERS = ["-n", "3", "--dist", "loadgroup", "--no-loadscope-reorder"]
+# What `make test` passes (Makefile: TEST_PROCESSES, --dist loadfile and its scheduler).
+AMONG_OTHERS = ["-n", "3", "--dist", "loadfile", "--no-loadscope-reorder"]
 
 
 def busy(count: int) -> list[subprocess.Popen]:
