@@ -62,14 +62,30 @@ run: $(VENV)/.run-deps
 	  || (umask 077 && $(VENV)/bin/python -c 'import secrets; print(secrets.token_urlsafe(16))' > $(FLOWER_PASSWORD_FILE))
 	@test -n "$$FLOWER_BASIC_AUTH" \
 	  || echo "Flower: http://localhost:$(FLOWER_PORT), user flower, password in $(FLOWER_PASSWORD_FILE)"
-	FLOWER_BASIC_AUTH="$${FLOWER_BASIC_AUTH:-flower:$$(cat $(FLOWER_PASSWORD_FILE))}" \
+	@# The broker's, the result backend's and the management API's URLs, for every
+	@# program: from the environment, .env or the defaults (scripts/service_urls.py).
+	@eval "$$($(VENV)/bin/python scripts/service_urls.py)" \
+	  && FLOWER_BASIC_AUTH="$${FLOWER_BASIC_AUTH:-flower:$$(cat $(FLOWER_PASSWORD_FILE))}" \
 	  EXTRA_WORKERS=$$(($$WORKERS - 1)) exec $(VENV)/bin/supervisord -c supervisord.conf
+
+# Once, before `docker compose up`: .env, from .env.example, with a fresh password for
+# RabbitMQ's user and one for Flower's. git and docker ignore it; nothing secret is
+# committed or baked into the image. An existing .env is kept as it is.
+.env:
+	@umask 077 && rabbitmq=$$(python3 -c 'import secrets; print(secrets.token_urlsafe(16))') \
+	  && flower=$$(python3 -c 'import secrets; print(secrets.token_urlsafe(16))') \
+	  && sed -e "s/^RABBITMQ_DEFAULT_PASS=$$/RABBITMQ_DEFAULT_PASS=$$rabbitmq/" \
+	    -e "s/^FLOWER_BASIC_AUTH=$$/FLOWER_BASIC_AUTH=flower:$$flower/" .env.example > $@.tmp && mv $@.tmp $@
+	@echo "Made .env: RabbitMQ user $$(sed -n 's/^RABBITMQ_DEFAULT_USER=//p' $@) and Flower user flower," \
+	  "with fresh passwords (read them there). Next: docker compose up -d rabbitmq redis, then make run (or docker compose up --build)."
 
 # hello_queue's depth, from the terminal: Celery's own `amqp` shell does a
 # passive queue.declare, which only asks (it never creates the queue) and
 # answers with the messages Ready and the consumers attached, this instant.
+# It asks the RabbitMQ that `make run` uses (scripts/service_urls.py).
 queue: $(VENV)/.run-deps
-	@$(VENV)/bin/celery --app worker.celery_app amqp queue.declare hello_queue yes 2>&1 | grep -v '^-> '
+	@eval "$$($(VENV)/bin/python scripts/service_urls.py)" \
+	  && $(VENV)/bin/celery --app worker.celery_app amqp queue.declare hello_queue yes 2>&1 | grep -v '^-> '
 
 # The container's health check (the Dockerfile's HEALTHCHECK), against the demo
 # that `make run` runs: one line, and exit status 0 (healthy) or 1 (unhealthy).

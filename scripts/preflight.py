@@ -12,10 +12,11 @@ In this order:
    terminal closed) left its programs running, orphaned: end them, and say so.
 3. `WEB_PORT` or `FLOWER_PORT` is in use: which port, which process holds it, and
    a free one to use instead.
-4. RabbitMQ or Redis does not answer (`check_services.py`).
+4. RabbitMQ or Redis does not answer (`check_services.py`), at the URLs that
+   `service_urls.py` finds: from the environment, `.env` or the defaults.
 
-Exit status 0 when `make run` may start supervisord, else 1, after one line on
-stderr per problem.
+Exit status 0 when `make run` may start supervisord, after one line on stdout that
+names the RabbitMQ and Redis it uses; else 1, after one line on stderr per problem.
 """
 
 import contextlib
@@ -31,6 +32,7 @@ import psutil
 
 # check_services.py, beside this file (Python puts a script's own folder on sys.path).
 from check_services import broker_problem, result_backend_problem
+from service_urls import resolve
 
 ROOT = Path(__file__).resolve().parents[1]
 RUN = ROOT / ".run"
@@ -233,16 +235,18 @@ def main() -> int:
         else:
             problems.append(f"{name} must be a port number from 1 to 65535, not {value!r}.")
     problems += port_problems(os.environ.get("WEB_HOST", "127.0.0.1"), ports)
-    problems += filter(
-        None,
-        [
-            broker_problem(os.environ.get("CELERY_BROKER_URL", "amqp://guest:guest@localhost:5672//")),
-            result_backend_problem(os.environ.get("CELERY_RESULT_BACKEND", "redis://localhost:6379/0")),
-        ],
-    )
+    try:
+        services = resolve(os.environ)
+    except ValueError as error:
+        problems.append(str(error))
+    else:
+        problems += filter(None, [broker_problem(services.broker_url), result_backend_problem(services.result_backend)])
     for problem in problems:
         print(problem, file=sys.stderr)
-    return 1 if problems else 0
+    if problems:
+        return 1
+    print(services.start_line())
+    return 0
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Every claim in DEMO.md and TROUBLESHOOTING.md is checked by some test: none may be added without one."""
+"""Every claim in DEMO.md, TROUBLESHOOTING.md and README.md is checked by some test: none may be added without one."""
 
 from pathlib import Path
 
@@ -21,6 +21,13 @@ def test_every_demo_claim_is_used_by_a_test() -> None:
 def test_every_troubleshooting_claim_is_used_by_a_test() -> None:
     unchecked = unchecked_claims(demo_doc.TROUBLESHOOTING)
     assert not unchecked, f"TROUBLESHOOTING.md claims that no test checks: {unchecked}"
+
+
+def test_every_readme_claim_is_used_by_a_test() -> None:
+    keys = demo_doc.claim_keys(demo_doc.README)
+    assert keys and all(key.startswith("quick-start") for key in keys), keys
+    unchecked = unchecked_claims(demo_doc.README)
+    assert not unchecked, f"README.md claims that no test checks: {unchecked}"
 
 
 def test_troubleshooting_keys_are_its_own_and_unique() -> None:

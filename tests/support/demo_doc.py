@@ -2,8 +2,9 @@
 tests and the text cannot drift.
 
 A claim is a fenced block right after an HTML comment `<!-- demo: KEY -->`. Each
-function reads DEMO.md unless given another file (`doc=TROUBLESHOOTING`), whose
-keys start with `ts-` so that a key names one claim in both.
+function reads DEMO.md unless given another file (`doc=TROUBLESHOOTING`, whose
+keys start with `ts-`, or `doc=README`, whose keys start with `quick-start`), so that a key
+names one claim in all three.
 
 - A `console` block holds commands (lines starting with `$ `), each followed by
   the output it prints.
@@ -21,6 +22,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "DEMO.md"
 TROUBLESHOOTING = ROOT / "TROUBLESHOOTING.md"
+# README.md's quick start: its keys start with `quick-start`.
+README = ROOT / "README.md"
 BLOCK = re.compile(r"<!-- demo: (?P<key>[\w-]+) -->\s*\n```(?P<lang>\w+)\n(?P<body>.*?)\n```", re.S)
 PLACEHOLDERS = {
     "<task-id>": r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
@@ -72,6 +75,14 @@ def script(key: str, doc: Path = DEMO) -> list[str]:
     output), each without its trailing `# comment`."""
     lines = (line.split(" #", 1)[0].strip() for line in block(key, doc).splitlines())
     return [line for line in lines if line and not line.startswith("#")]
+
+
+def commented_script(key: str, doc: Path = DEMO) -> list[tuple[str, str]]:
+    """The commands of a block `key` in `doc` that shows commands only, each with its trailing
+    `# comment` ("" if none): README's quick start says there what a command prints or what
+    to do next. Lines that are only a comment are left out."""
+    pairs = (line.partition(" #")[::2] for line in block(key, doc).splitlines())
+    return [(command.strip(), comment.strip()) for command, comment in pairs if command.strip()[:1] not in ("", "#")]
 
 
 def line_pattern(expected: str) -> re.Pattern:
