@@ -1,5 +1,5 @@
 """A learner's start-up mistakes each get one line from `make run`, and nothing half-started
-(DEMO.md, "When `make run` refuses to start"; scripts/preflight.py).
+(TROUBLESHOOTING.md, "When `make run` refuses to start"; scripts/preflight.py).
 
 Each is made for real: another program listening on the port, a second `make run`
 beside a running one, a SIGKILL to supervisord, a Python whose venv lacks ensurepip.
@@ -52,10 +52,10 @@ def make_run(env: dict[str, str], cwd: Path = CHECKOUT) -> list[str]:
 
 
 def documented(key: str, *replacements: tuple[str, str]) -> list[str]:
-    """The output DEMO.md's block `key` shows for its one command, with each (documented,
-    actual) pair of `replacements` applied: this run's port instead of 8000, ..."""
-    (command,) = demo_doc.commands(key)
-    assert command.command == "make run", f"DEMO.md {key} should show `make run`, not {command.command!r}"
+    """The output TROUBLESHOOTING.md's block `key` shows for its one command, with each
+    (documented, actual) pair of `replacements` applied: this run's port instead of 8000, ..."""
+    (command,) = demo_doc.commands(key, doc=demo_doc.TROUBLESHOOTING)
+    assert command.command == "make run", f"TROUBLESHOOTING.md {key} should show `make run`, not {command.command!r}"
     lines = command.expected
     for old, new in replacements:
         lines = [line.replace(old, new) for line in lines]
@@ -94,12 +94,12 @@ def test_a_port_in_use_is_named_with_its_holder_and_a_way_out(
     env[variable] = str(port)
     printed = make_run(env)
     expected = documented(
-        "start-port-taken",
+        "ts-start-port-taken",
         ("Port 8000 (WEB_PORT)", f"Port {port} ({variable})"),
         ("python3 (pid <n>)", f"{listener.name()} (pid {listener.pid})"),
         ("`WEB_PORT=8080 make run`", f"`{variable}=<n> make run`"),
     )
-    demo_doc.assert_lines_match(printed, expected, "DEMO.md start-port-taken")
+    demo_doc.assert_lines_match(printed, expected, "TROUBLESHOOTING.md ts-start-port-taken")
     suggested = int(printed[0].rsplit("=", 1)[1].split()[0])
     assert suggested != port and suggested != int(env["WEB_PORT" if variable == "FLOWER_PORT" else "FLOWER_PORT"])
 
@@ -110,8 +110,8 @@ def test_a_second_make_run_says_the_demo_already_runs(vhost: VHost, checkout_fre
         supervisord = demo.rpc().supervisor.getPID()
         # Other ports than the running demo's: the socket is what the second one would clash on.
         printed = make_run({"WEB_PORT": str(free_port()), "FLOWER_PORT": str(free_port())})
-        expected = documented("start-already-running", ("supervisord pid <n>", f"supervisord pid {supervisord}"))
-        demo_doc.assert_lines_match(printed, expected, "DEMO.md start-already-running")
+        expected = documented("ts-start-already-running", ("supervisord pid <n>", f"supervisord pid {supervisord}"))
+        demo_doc.assert_lines_match(printed, expected, "TROUBLESHOOTING.md ts-start-already-running")
         assert demo.rpc().supervisor.getPID() == supervisord, "the running demo must be left alone"
         assert page_answers(demo.web_url)
     finally:
@@ -135,7 +135,8 @@ def test_leftovers_of_a_killed_supervisord_are_ended_before_a_new_start(vhost: V
 
         second = start_demo("after-orphans", vhost, PROGRAMS, ports)
         (line,) = second.wait_for_lines("^Ended ", timeout=FOLLOWS)
-        demo_doc.assert_lines_match([line.string], [demo_doc.block("start-leftovers")], "DEMO.md start-leftovers")
+        documented_line = demo_doc.block("ts-start-leftovers", doc=demo_doc.TROUBLESHOOTING)
+        demo_doc.assert_lines_match([line.string], [documented_line], "TROUBLESHOOTING.md ts-start-leftovers")
         ended = {int(pid) for pid in line.string.split("pids ", 1)[1].split(")", 1)[0].split(", ")}
         assert web <= ended <= {child.pid for child in children}, f"{ended} of {children}"
         # "Gone" as `make run` itself counts it: a zombie has ended, and only init can reap
@@ -163,5 +164,5 @@ def test_a_python_without_ensurepip_is_told_which_package_to_install(tmp_path: P
     python3.chmod(0o755)
 
     printed = make_run({"PATH": f"{bin_dir}:{os.environ['PATH']}"}, cwd=tmp_path)
-    demo_doc.assert_lines_match(printed, documented("start-no-venv"), "DEMO.md start-no-venv")
+    demo_doc.assert_lines_match(printed, documented("ts-start-no-venv"), "TROUBLESHOOTING.md ts-start-no-venv")
     assert not (tmp_path / ".venv").exists(), "no half-made .venv may be left behind"
