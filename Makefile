@@ -77,7 +77,7 @@ run: $(VENV)/.run-deps
 	  && sed -e "s/^RABBITMQ_DEFAULT_PASS=$$/RABBITMQ_DEFAULT_PASS=$$rabbitmq/" \
 	    -e "s/^FLOWER_BASIC_AUTH=$$/FLOWER_BASIC_AUTH=flower:$$flower/" .env.example > $@.tmp && mv $@.tmp $@
 	@echo "Made .env: RabbitMQ user $$(sed -n 's/^RABBITMQ_DEFAULT_USER=//p' $@) and Flower user flower," \
-	  "with fresh passwords (read them there). Next: docker compose up -d rabbitmq redis, then make run (or docker compose up --build)."
+	  "with fresh passwords (read them there). Next: docker compose up -d --wait rabbitmq redis, then make run (or docker compose up --build)."
 
 # hello_queue's depth, from the terminal: Celery's own `amqp` shell does a
 # passive queue.declare, which only asks (it never creates the queue) and

@@ -1,28 +1,47 @@
-"""Fail fast, in one line, when RabbitMQ or Redis is not there. `make run` calls this first.
-
-Exit status 0 when a connection to the broker (`CELERY_BROKER_URL`) and one to
-the result backend (`CELERY_RESULT_BACKEND`) each open within 3 s, else 1.
+"""One line, with the way out, when RabbitMQ or Redis cannot be used: `make run`'s last
+check before it starts (scripts/preflight.py), on the URLs of scripts/service_urls.py.
+Each check gives up after 3 s.
 """
 
-import os
-import sys
+from urllib.parse import urlsplit
 
 import redis
+from amqp.exceptions import AccessRefused
 from kombu import Connection
 from kombu.utils.url import maybe_sanitize_url
 
 
-def broker_problem(url: str) -> str | None:
-    """Why RabbitMQ at `url` cannot be used, in one line; None if a connection opens."""
+def broker_problem(url: str, source: str = "") -> str | None:
+    """Why RabbitMQ at `url` cannot be used, in one line; None if a connection opens.
+
+    Args:
+        url: the broker's URL.
+        source: where `url` came from (`service_urls.Services.source`); ".env" makes a
+            refused login name `.env`'s user and the way out.
+    """
     connection = Connection(url, connect_timeout=3)
     try:
         # One attempt and no retry: a refused connection fails at once, a
         # silent host after connect_timeout.
         connection.ensure_connection(max_retries=0, timeout=3)
+    except AccessRefused:
+        # RabbitMQ answered, but not to this user: with .env's, most often a RabbitMQ of
+        # the learner's own, which knows guest only, not the compose file's.
+        # As the URL says it (kombu's own hostname may be resolved already).
+        parts = urlsplit(url)
+        where = f"{parts.hostname}:{parts.port or 5672}"
+        if source == ".env":
+            return (
+                f"RabbitMQ at {where} refused .env's user {connection.userid} (ACCESS_REFUSED): that user is the "
+                "compose file's RabbitMQ's (`docker compose up -d --wait rabbitmq redis`); for a RabbitMQ of "
+                "your own, as guest, move .env away."
+            )
+        return f"RabbitMQ at {where} refused the user {connection.userid} (ACCESS_REFUSED): check CELERY_BROKER_URL."
     except Exception as error:  # noqa: BLE001 - whatever went wrong, the advice is the same
         return (
             f"RabbitMQ is not reachable at {maybe_sanitize_url(url)} ({error}). Start one, e.g. "
-            "`docker compose up -d rabbitmq` or `rabbitmq-server -detached`, or set CELERY_BROKER_URL."
+            "`docker compose up -d --wait rabbitmq redis` (after `make .env`) or `rabbitmq-server -detached`, "
+            "or set CELERY_BROKER_URL."
         )
     finally:
         connection.release()
@@ -36,25 +55,7 @@ def result_backend_problem(url: str) -> str | None:
     except redis.RedisError as error:
         return (
             f"Redis, the result backend, is not reachable at {maybe_sanitize_url(url)} ({error}). Start one, e.g. "
-            "`docker compose up -d redis` or `redis-server --daemonize yes`, or set CELERY_RESULT_BACKEND."
+            "`docker compose up -d --wait rabbitmq redis` (after `make .env`) or `redis-server --daemonize yes`, "
+            "or set CELERY_RESULT_BACKEND."
         )
     return None
-
-
-def main() -> int:
-    """Check the broker, then the result backend.
-
-    Returns:
-        0 if both answered, 1 otherwise (after printing one line saying what to do).
-    """
-    problem = broker_problem(
-        os.environ.get("CELERY_BROKER_URL", "amqp://guest:guest@localhost:5672//")
-    ) or result_backend_problem(os.environ.get("CELERY_RESULT_BACKEND", "redis://localhost:6379/0"))
-    if problem:
-        print(problem, file=sys.stderr)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

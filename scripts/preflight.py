@@ -240,7 +240,10 @@ def main() -> int:
     except ValueError as error:
         problems.append(str(error))
     else:
-        problems += filter(None, [broker_problem(services.broker_url), result_backend_problem(services.result_backend)])
+        problems += filter(
+            None,
+            [broker_problem(services.broker_url, services.source), result_backend_problem(services.result_backend)],
+        )
     for problem in problems:
         print(problem, file=sys.stderr)
     if problems:

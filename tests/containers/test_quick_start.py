@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import quick_start
+from tests.support import demo_doc, quick_start
 from tests.support.checkout import REPOSITORY, copy_working_tree, free_port
 from tests.support.compose import ComposeProject
 from tests.support.poll import wait_until
@@ -85,3 +85,20 @@ def test_quick_start_with_the_compose_services(services: ComposeProject) -> None
     finally:
         alive = demo.stop()
         assert not alive, f"make run left processes behind: {alive}"
+
+
+def test_without_dotenv_compose_says_how_to_make_one() -> None:
+    """TROUBLESHOOTING.md's `ts-start-no-dotenv`: the services' command in a folder without
+    `.env` starts nothing, and its one line names `make .env`."""
+    with tempfile.TemporaryDirectory(prefix="hq-no-env-") as folder:
+        project = ComposeProject(Path(folder))
+        copy_working_tree(project.folder)
+        (command,) = demo_doc.commands("ts-start-no-dotenv", doc=demo_doc.TROUBLESHOOTING)
+        assert command.command == quick_start.services()[1], "the same command as README's quick start"
+        result = project.run(command.command)
+        assert result.returncode != 0, f"{command.command} should refuse without .env:\n{result.stdout}"
+        printed = (result.stdout + result.stderr).splitlines()
+        demo_doc.assert_lines_match(printed, command.expected, "TROUBLESHOOTING.md ts-start-no-dotenv")
+        # Not `docker compose ps`, which stops at the same missing variable.
+        label = f"label=com.docker.compose.project={project.name}"
+        assert not project.run(["docker", "ps", "-a", "--quiet", "--filter", label]).stdout.strip(), "nothing may start"

@@ -2,16 +2,20 @@
 (TROUBLESHOOTING.md, "When `make run` refuses to start"; scripts/preflight.py).
 
 Each is made for real: another program listening on the port, a second `make run`
-beside a running one, a SIGKILL to supervisord, a Python whose venv lacks ensurepip.
+beside a running one, a SIGKILL to supervisord, a Python whose venv lacks ensurepip, a
+`.env` whose user the RabbitMQ on its port does not know.
 They start `make run` in this checkout, so they run once the shared stack has
 stopped (`checkout_free`).
 """
 
 import os
+import re
+import secrets
 import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,8 +24,9 @@ import pytest
 
 from scripts import preflight
 from tests.support import demo_doc
+from tests.support.checkout import REPOSITORY, copy_working_tree
 from tests.support.poll import wait_until
-from tests.support.rabbitmq import VHost
+from tests.support.rabbitmq import AMQP_PORT, VHost
 from tests.support.stack import CHECKOUT, Stack, free_port, learner_env, page_answers, start_demo
 from tests.support.timing import CONSEQUENCE, FOLLOWS, SHORT_COMMAND
 
@@ -166,3 +171,21 @@ def test_a_python_without_ensurepip_is_told_which_package_to_install(tmp_path: P
     printed = make_run({"PATH": f"{bin_dir}:{os.environ['PATH']}"}, cwd=tmp_path)
     demo_doc.assert_lines_match(printed, documented("ts-start-no-venv"), "TROUBLESHOOTING.md ts-start-no-venv")
     assert not (tmp_path / ".venv").exists(), "no half-made .venv may be left behind"
+
+
+def test_a_dotenv_user_that_your_own_rabbitmq_does_not_know_is_named_with_the_way_out() -> None:
+    """A copy of the checkout with a `.env` (as `make .env` makes it) while the RabbitMQ on
+    its port is the learner's own, here the tests' RabbitMQ, which has no such user."""
+    with tempfile.TemporaryDirectory(prefix="hq-dotenv-") as folder:
+        clone = Path(folder)
+        copy_working_tree(clone)
+        (clone / ".venv").symlink_to(REPOSITORY / ".venv")
+        example = (clone / ".env.example").read_text()
+        user = re.search(r"^RABBITMQ_DEFAULT_USER=(.+)$", example, re.M)
+        assert user, ".env.example should name RabbitMQ's user"
+        dotenv = example.replace("RABBITMQ_DEFAULT_PASS=\n", f"RABBITMQ_DEFAULT_PASS={secrets.token_urlsafe(16)}\n")
+        (clone / ".env").write_text(dotenv + f"RABBITMQ_PORT={AMQP_PORT}\n")
+        printed = make_run({"WEB_PORT": str(free_port()), "FLOWER_PORT": str(free_port())}, cwd=clone)
+    expected = documented("ts-start-dotenv-refused", ("localhost:5672", f"localhost:{AMQP_PORT}"))
+    assert f"user {user[1]} " in expected[0], f"TROUBLESHOOTING.md should show .env.example's user {user[1]}"
+    demo_doc.assert_lines_match(printed, expected, "TROUBLESHOOTING.md ts-start-dotenv-refused")
