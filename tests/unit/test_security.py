@@ -21,8 +21,9 @@ from worker.celery_app import worker_settings
 ROOT = Path(__file__).resolve().parents[2]
 # A variable name that says it holds a secret.
 SECRET_NAME = re.compile(r"PASS|PWD|SECRET|TOKEN|CREDENTIAL|AUTH", re.IGNORECASE)
-# A URL with a user and a password in it: scheme://USER:PASSWORD@host.
-URL_USERINFO = re.compile(r"\w+://([^/\s:@]*):([^/\s@]*)@")
+# A URL with a user and a password in it: scheme://USER:PASSWORD@host, each part text or a
+# ${...} (whose :? message may hold spaces and colons).
+URL_USERINFO = re.compile(r"\w+://((?:\$\{[^}]*\}|[^/\s:@])*):((?:\$\{[^}]*\}|[^/\s@])*)@")
 # One Compose interpolation, and nothing else: ${NAME}, ${NAME:?message}, ...
 INTERPOLATION = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*(?::?[-?+][^}]*)?\}")
 # A published port in Compose's short syntax, "HOST_IP:HOST_PORT:CONTAINER_PORT",
