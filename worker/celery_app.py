@@ -1,10 +1,6 @@
-"""The worker's Celery object: a consumer only.
-
-supervisord's `[program:worker_hello]` starts it with
-`celery --app worker.celery_app worker --queues hello_queue`. It has no
-`task_routes`: routing is the producer's business; the worker only says which
-queue it consumes (`--queues`).
-"""
+"""The worker's Celery object: a consumer only, which supervisord's `[program:worker_hello]`
+starts with `celery --app worker.celery_app worker --queues hello_queue`. No `task_routes`:
+routing is the producer's business; the worker only says which queue it consumes."""
 
 import os
 

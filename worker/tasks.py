@@ -19,11 +19,9 @@ logger = get_task_logger(__name__)
 PROGRESS_INTERVAL = 1.0
 
 
-# name= pins the task name in the messages, whatever this module is called.
-# bind=True passes the task itself as `self`: `self.request` (what the worker knows
-# of the message), `self.update_state`, `self.retry`. max_retries and
-# default_retry_delay (s) count the deliveries of a task whose pool process dies
-# (task_retry_on_worker_lost; worker/fault_injection.py).
+# name= pins the task name in the messages; bind=True passes the task as `self`
+# (self.request: what the worker knows of the message). max_retries, default_retry_delay
+# (s): for a task whose pool process dies (task_retry_on_worker_lost; worker/fault_injection.py).
 @celery.task(name="say_hello", bind=True, max_retries=DELIVERIES_WHEN_LOST - 1, default_retry_delay=1)
 def say_hello(
     self: Task,
