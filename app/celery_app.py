@@ -28,8 +28,9 @@ def producer_settings() -> dict:
         "broker_url": os.environ.get("CELERY_BROKER_URL", "amqp://guest:guest@localhost:5672//"),
         # Routing is the producer's: `say_hello` is published with routing key
         # hello_queue to the default exchange, which delivers it to the queue of that
-        # name. Celery declares that queue durable and publishes persistent messages
-        # (delivery_mode 2; task_default_delivery_mode): both survive a RabbitMQ restart.
+        # name. Celery declares that queue durable (kombu's Queue default) and publishes
+        # persistent messages (delivery_mode 2, task_default_delivery_mode's default):
+        # both survive a RabbitMQ restart.
         "task_routes": {"say_hello": {"queue": HELLO_QUEUE}},
         # Where the worker stores each task's state and result, and `GET /tasks/<id>`
         # reads them. Redis, not `rpc://`, whose states go back to the sending
@@ -54,7 +55,8 @@ def producer_settings() -> dict:
         # The same for Redis, whose default is to wait forever.
         "redis_socket_connect_timeout": 2.0,
         "redis_socket_timeout": 2.0,
-        # Not task_send_sent_event: one more message, and confirm, per POST /hello.
+        # Not task_send_sent_event (Flower would list tasks from their sending): one more
+        # message, and confirm, per POST /hello.
     }
 
 

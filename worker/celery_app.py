@@ -44,8 +44,8 @@ def worker_settings() -> dict:
         broker_transport_options={"client_properties": {"connection_name": "worker_hello"}},
         #
         # --- Hardening: no message lost when a worker dies, none run twice by mistake.
-        # `--queues hello_queue` declares a durable queue, and the producer publishes
-        # persistent messages (kombu and Celery defaults): both survive a RabbitMQ restart.
+        # `--queues hello_queue` declares a durable queue and the producer publishes
+        # persistent messages (kombu's and Celery's defaults): both survive a RabbitMQ restart.
         #
         # Late ack: send RabbitMQ's basic.ack only once the task has finished, so that
         # a worker that dies mid-task leaves its message in RabbitMQ, to be delivered
