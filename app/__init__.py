@@ -6,7 +6,7 @@ the app factory pattern of Flask's own `examples/celery`.
 
 from flask import Flask
 
-from app import errors, routes, security
+from app import baseline, errors, routes, security, status
 from app.celery_app import celery_init_app, producer_settings
 from app.issued_tasks import IssuedTasks
 
@@ -33,5 +33,7 @@ def create_app(celery_settings: dict | None = None) -> Flask:
     # which Celery prefers the CELERY_RESULT_BACKEND variable, as for the broker.)
     app.extensions["issued_tasks"] = IssuedTasks(celery.backend.client, celery.conf.result_expires)
     errors.register(app)
-    app.register_blueprint(routes.bp)
+    app.register_blueprint(routes.bp)  # the page, POST /hello, GET /tasks/<id>, POST /hello/blocking
+    app.register_blueprint(status.bp)  # GET /status, for the page's panel
+    app.register_blueprint(baseline.bp)  # POST /noop, make bench's baseline
     return app

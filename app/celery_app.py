@@ -24,45 +24,39 @@ def producer_settings() -> dict:
         and defaults"). `CELERY_BROKER_URL` defaults to a local RabbitMQ.
     """
     return {
+        # --- The essentials: the broker, the route, the result backend, the format.
         "broker_url": os.environ.get("CELERY_BROKER_URL", "amqp://guest:guest@localhost:5672//"),
-        # Routing happens on the producer's side: `say_hello` messages are
-        # published with routing key hello_queue to the default exchange, which
-        # delivers them to the queue of that name (declared on first publish).
+        # Routing is the producer's: `say_hello` is published with routing key
+        # hello_queue to the default exchange, which delivers it to the queue of that
+        # name. Celery declares that queue durable (kombu's Queue default) and publishes
+        # persistent messages (delivery_mode 2, task_default_delivery_mode's default):
+        # both survive a RabbitMQ restart.
         "task_routes": {"say_hello": {"queue": HELLO_QUEUE}},
+        # Where the worker stores each task's state and result, and `GET /tasks/<id>`
+        # reads them. Redis, not `rpc://`, whose states go back to the sending
+        # process only: this app's other processes would see PENDING forever.
+        "result_backend": os.environ.get("CELERY_RESULT_BACKEND", "redis://localhost:6379/0"),
+        # Results live that long; this app remembers its task ids as long (app/issued_tasks.py).
+        "result_expires": RESULT_EXPIRES,
         # JSON only: the worker accepts nothing else (a pickle could run code).
         "task_serializer": "json",
         "accept_content": ["json"],
-        # Give up on a broker that does not answer within 2 s, so that a
-        # request never hangs (the default is 4 s per attempt). A refused
-        # connection fails at once, and Celery's publish retries (3, 0.2 s apart)
-        # stay well inside the 3 s a user will wait.
-        "broker_connection_timeout": 2.0,
-        # Publisher confirms: send_task returns only once RabbitMQ has taken
-        # the message (basic.ack), so a 202 means "it is in the queue", and a
-        # message RabbitMQ refuses raises instead of vanishing (kombu docs,
-        # "Transport: pyamqp"; RabbitMQ docs, "Publisher Confirms"). The price
-        # is one round trip per message.
-        # connection_name: how RabbitMQ's UI names this app's connections
-        # (Connections tab), so that you can tell them from the worker's.
+        #
+        # --- Hardening: a 202 means RabbitMQ has the message; no request hangs.
+        # Publisher confirm (confirm_publish): send_task returns once RabbitMQ has
+        # taken the message (its basic.ack), and a message it refuses raises instead
+        # of vanishing (kombu docs, "Transport: pyamqp"; RabbitMQ docs, "Publisher
+        # Confirms"). One round trip per message. connection_name: how RabbitMQ's UI
+        # names this app's connections (Connections tab).
         "broker_transport_options": {"confirm_publish": True, "client_properties": {"connection_name": "web"}},
-        # Not task_send_sent_event: Flower (DEMO.md step 8) would list each task
-        # from the moment it is sent, but every POST /hello would publish one more
-        # message (a task-sent event) and, with publisher confirms, wait one more
-        # round trip. The page shows a task PENDING anyway, and Flower's Broker
-        # page how many wait in hello_queue.
-        # Where the worker stores each task's state and result, and where
-        # `GET /tasks/<id>` reads them. Redis, not `rpc://`: with rpc:// states
-        # travel back as messages to the process that sent the task, so this
-        # app's other processes would see PENDING forever.
-        "result_backend": os.environ.get("CELERY_RESULT_BACKEND", "redis://localhost:6379/0"),
-        # As for the broker: a Redis that does not answer within 2 s is an
-        # error, never a hung request (redis_socket_connect_timeout and
-        # redis_socket_timeout; Celery's default is to wait forever).
+        # A broker that does not answer within 2 s is an error (the default is 4 s
+        # per attempt); Celery's publish retries (3, 0.2 s apart) stay inside 3 s.
+        "broker_connection_timeout": 2.0,
+        # The same for Redis, whose default is to wait forever.
         "redis_socket_connect_timeout": 2.0,
         "redis_socket_timeout": 2.0,
-        # Seconds the worker's results live; this app remembers the ids it
-        # issued for as long (app/issued_tasks.py).
-        "result_expires": RESULT_EXPIRES,
+        # Not task_send_sent_event (Flower would list tasks from their sending): one more
+        # message, and confirm, per POST /hello.
     }
 
 

@@ -1,17 +1,15 @@
-"""The page, the two routes its buttons call, and the two it reads to follow tasks and the queue."""
+"""The page, `POST /hello` (slow work handed to a worker), `GET /tasks/<id>`, and step 1's `POST /hello/blocking`."""
 
 import time
 import uuid
 
 from celery import states
 from flask import Blueprint, abort, current_app, render_template, request
-from kombu.exceptions import OperationalError
 
 from app.celery_app import HELLO_QUEUE
 from app.errors import InvalidInput
 from app.hello_request import parse_hello_request
 from app.issued_tasks import is_task_id
-from app.status import program_states, queue_depth
 from app.task_state import TaskState, describe
 
 bp = Blueprint("hello", __name__)
@@ -77,24 +75,6 @@ def task(task_id: str) -> TaskState:
     return describe(task_id, meta)
 
 
-@bp.get("/status")
-def status() -> dict | tuple[dict, int]:
-    """hello_queue's counts and the programs' states, for the page's panel (read-only).
-
-    Returns:
-        200 with `{"queue": {"name", "ready", "unacked", "consumers"},
-        "programs": {"web": "RUNNING", "worker_hello": "STOPPED", ...} | null}`
-        (`app.status`: which count comes from where).
-
-        503 with `{"error": str}` when the broker cannot tell the queue's depth.
-    """
-    try:
-        queue = queue_depth(current_app.extensions["celery"], HELLO_QUEUE)
-    except OperationalError as error:
-        return {"error": f"cannot read {HELLO_QUEUE}'s depth from the broker: {error}"}, 503
-    return {"queue": queue, "programs": program_states()}
-
-
 @bp.post("/hello/blocking")
 def hello_blocking() -> dict:
     """Step 1's way, kept for contrast: do the slow work inside the request.
@@ -108,20 +88,3 @@ def hello_blocking() -> dict:
     hello_request = parse_hello_request(request)
     time.sleep(hello_request.duration)  # the slow work: an e-mail, a report, an API call
     return {"greeting": f"{hello_request.greeting}, {hello_request.name}!", "duration": hello_request.duration}
-
-
-@bp.post("/noop")
-def noop() -> dict:
-    """The benchmark's baseline (`make bench`, BENCHMARKS.md): a route that does nothing.
-
-    It goes through all that every route of this app goes through (gunicorn's
-    sync worker, Flask's routing, the security headers of `app.security`, a JSON
-    answer), and leaves out all that `POST /hello` adds: reading and validating
-    the body, noting the task id in Redis, and publishing the message to RabbitMQ
-    (with its publisher confirm). `POST /hello`'s requests/s over this route's is
-    what the task's hand-off costs the web process.
-
-    Returns:
-        200 with `{"noop": true}`, whatever the request's body.
-    """
-    return {"noop": True}

@@ -1,4 +1,4 @@
-"""What `GET /status` reports: hello_queue's depth, and the state of supervisord's programs.
+"""`GET /status`, for the page's panel: hello_queue's depth, and the state of supervisord's programs.
 
 Read-only: nothing here starts or stops a program or touches a message.
 """
@@ -12,12 +12,17 @@ from urllib.parse import quote
 import requests
 from amqp.exceptions import NotFound
 from celery import Celery
+from flask import Blueprint, current_app
 from kombu.exceptions import OperationalError
 from supervisor import childutils
+
+from app.celery_app import HELLO_QUEUE
 
 # RabbitMQ's management API, for the one count AMQP does not give (unacked).
 MANAGEMENT_URL = os.environ.get("RABBITMQ_MANAGEMENT_URL", "http://localhost:15672")
 _management = requests.Session()
+
+bp = Blueprint("status", __name__)
 
 
 class QueueDepth(TypedDict):
@@ -93,3 +98,21 @@ def program_states() -> dict[str, str] | None:
     except (OSError, http.client.HTTPException, xmlrpc.client.Error):
         return None
     return {program["name"]: program["statename"] for program in programs}
+
+
+@bp.get("/status")
+def status() -> dict | tuple[dict, int]:
+    """hello_queue's counts and the programs' states, for the page's panel (read-only).
+
+    Returns:
+        200 with `{"queue": {"name", "ready", "unacked", "consumers"},
+        "programs": {"web": "RUNNING", "worker_hello": "STOPPED", ...} | null}`
+        (`queue_depth`: which count comes from where).
+
+        503 with `{"error": str}` when the broker cannot tell the queue's depth.
+    """
+    try:
+        queue = queue_depth(current_app.extensions["celery"], HELLO_QUEUE)
+    except OperationalError as error:
+        return {"error": f"cannot read {HELLO_QUEUE}'s depth from the broker: {error}"}, 503
+    return {"queue": queue, "programs": program_states()}

@@ -1,10 +1,6 @@
-"""The worker's Celery object: a consumer only.
-
-supervisord's `[program:worker_hello]` starts it with
-`celery --app worker.celery_app worker --queues hello_queue`. It has no
-`task_routes`: routing is the producer's business; the worker only says which
-queue it consumes (`--queues`).
-"""
+"""The worker's Celery object: a consumer only, which supervisord's `[program:worker_hello]`
+starts with `celery --app worker.celery_app worker --queues hello_queue`. No `task_routes`:
+routing is the producer's business; the worker only says which queue it consumes."""
 
 import os
 
@@ -23,81 +19,66 @@ def worker_settings() -> dict:
         and defaults"). `CELERY_BROKER_URL` defaults to a local RabbitMQ.
     """
     return dict(
+        # --- The essentials: where messages come from, where results go, in what format.
         broker_url=os.environ.get("CELERY_BROKER_URL", "amqp://guest:guest@localhost:5672//"),
-        # Deserialise JSON only. A pickle message could run any code on this
+        # Redis keeps each task's state and result, where the web app, another
+        # process, reads them. Not `rpc://`: it sends states back to the one client
+        # that sent the task; anyone else sees PENDING forever (Celery docs, "Result backends").
+        result_backend=os.environ.get("CELERY_RESULT_BACKEND", "redis://localhost:6379/0"),
+        # Deserialise JSON only: a pickle message could run any code on this
         # machine (Celery docs, "Security: Serializers").
         accept_content=["json"],
         task_serializer="json",
         result_serializer="json",
-        # Ack a message when its task has finished, not when it arrives: a worker
-        # that dies mid-task leaves the message in RabbitMQ, to be delivered again
-        # (Celery docs, task_acks_late). The price: a task may run twice, so tasks
-        # must be safe to repeat.
-        task_acks_late=True,
-        # ...and when a pool process is killed (SIGKILL, out of memory), run its task
-        # again rather than ack it as failed: send it again as `retry()` would, with
-        # retries + 1, and ack the old message (task_retry_on_worker_lost). Unlike
-        # requeueing it (task_reject_on_worker_lost alone), this counts: once the
-        # task's max_retries are spent, Celery stores FAILURE and acks, so a task
-        # that kills its own process every time (a segfault, the out-of-memory
-        # killer; the page's "poison") does not loop forever. worker/dead_letters.py
-        # then keeps a copy of its message in hello_queue.dlq.
-        task_retry_on_worker_lost=True,
-        # Should sending that retry fail (the broker gone), requeue the message
-        # instead of losing it (task_reject_on_worker_lost).
-        task_reject_on_worker_lost=True,
-        # A message delivered again (redelivered=True) whose task already stored
-        # SUCCESS is acked without running the task a second time: that happens
-        # when a worker dies after the task finished but before its ack reached
-        # RabbitMQ (worker_deduplicate_successful_tasks, acks_late tasks only).
-        # It costs one result backend read per redelivered message, no more.
-        worker_deduplicate_successful_tasks=True,
-        # When the connection to RabbitMQ is lost, the messages of the running
-        # tasks go back to the queue (unacked), and RabbitMQ delivers them again.
-        # Cancel those tasks at once rather than let them run on: otherwise the
-        # redelivered copy runs too, and the task completes twice. (Celery 6
-        # makes this the default; until then Celery warns on every connection loss.)
-        worker_cancel_long_running_tasks_on_connection_loss=True,
-        # Reserve one message per pool process, no more: the rest stay Ready in
-        # RabbitMQ, where you can see them, for whichever worker is free (Celery
-        # docs, "Optimizing: Prefetch limits"; the default of 4 hoards them).
-        worker_prefetch_multiplier=1,
-        # Send task events (task-received, -started, -succeeded, ...: Celery docs,
-        # "Monitoring and Management Guide: Events"), as `celery worker -E` does.
-        # Flower builds its task list from them (DEMO.md step 8); without them it
-        # sees the workers, not what they run. The price: about three more
-        # messages per task, published to the celeryev exchange, which RabbitMQ
-        # drops at once while no monitor listens.
+        # Store STARTED when a pool process begins a task (task_track_started), and
+        # with every state what `self.request` knows: worker, retries, queue
+        # (result_extended). Redis deletes each result after RESULT_EXPIRES seconds.
+        task_track_started=True,
+        result_extended=True,
+        result_expires=RESULT_EXPIRES,
+        # Task events (task-received, -started, ...; Celery docs, "Monitoring and
+        # Management Guide: Events"), as `celery worker -E`: Flower's task list
+        # (DEMO.md step 8). About three messages per task to the celeryev exchange.
         worker_send_task_events=True,
-        # How RabbitMQ's UI names the worker's connections (Connections tab):
-        # after the supervisord program, as the web app's are named "web".
+        # How RabbitMQ's UI names this worker's connections (Connections tab).
         broker_transport_options={"client_properties": {"connection_name": "worker_hello"}},
-        # Keep retrying the broker at start-up, so that a worker started before
-        # RabbitMQ waits for it. Celery 5.3+ warns unless this is set explicitly.
+        #
+        # --- Hardening: no message lost when a worker dies, none run twice by mistake.
+        # `--queues hello_queue` declares a durable queue and the producer publishes
+        # persistent messages (kombu's and Celery's defaults): both survive a RabbitMQ restart.
+        #
+        # Late ack: send RabbitMQ's basic.ack only once the task has finished, so that
+        # a worker that dies mid-task leaves its message in RabbitMQ, to be delivered
+        # again (Celery docs, task_acks_late). The price: tasks must be safe to repeat.
+        task_acks_late=True,
+        # A pool process killed (SIGKILL, out of memory): send the task again, as
+        # retry() would, with retries + 1, and ack the old message; once max_retries
+        # are spent, FAILURE and ack, so a poison message does not loop forever
+        # (task_retry_on_worker_lost; worker/dead_letters.py keeps a copy).
+        task_retry_on_worker_lost=True,
+        # Should that retry's publish fail (broker gone), requeue instead (basic.reject).
+        task_reject_on_worker_lost=True,
+        # A redelivered message whose task already stored SUCCESS (the worker died
+        # before its basic.ack reached RabbitMQ) is acked, not run again; one Redis
+        # read per redelivered message (worker_deduplicate_successful_tasks).
+        worker_deduplicate_successful_tasks=True,
+        # Connection to RabbitMQ lost: the running tasks' messages are redelivered,
+        # so cancel those tasks rather than let them complete twice (the default in Celery 6).
+        worker_cancel_long_running_tasks_on_connection_loss=True,
+        # Prefetch: basic.qos(prefetch_count = 1 × --concurrency), one unacked message
+        # per pool process; the rest stay Ready in RabbitMQ for whichever worker is
+        # free (Celery docs, "Optimizing: Prefetch limits"; the default 4 hoards them).
+        worker_prefetch_multiplier=1,
+        # A worker started before RabbitMQ waits for it (Celery 5.3+ warns unless set).
         broker_connection_retry_on_startup=True,
-        # The longest task is 30 s. Past 40 s it gets SoftTimeLimitExceeded; past
-        # 45 s its pool process is killed (Celery docs, "Workers: Time limits").
+        # The longest task is 30 s: SoftTimeLimitExceeded past 40 s, the pool process
+        # killed past 45 s (Celery docs, "Workers Guide: Time Limits").
         task_soft_time_limit=40,
         task_time_limit=45,
-        # Redis keeps each task's state and result, where the web app, another
-        # process, can read them (`GET /tasks/<id>`). Not `rpc://`: that backend
-        # sends states back as messages to the one client that sent the task,
-        # and anyone else sees PENDING forever (Celery docs, "Result backends").
-        result_backend=os.environ.get("CELERY_RESULT_BACKEND", "redis://localhost:6379/0"),
-        # Store STARTED when a pool process begins a task; without it a task
-        # goes from PENDING straight to its end (task_track_started).
-        task_track_started=True,
-        # Store, with every state, what `self.request` knows: the worker's name,
-        # the retries so far, the queue (result_extended). The web app shows
-        # the retries growing while a task is retried.
-        result_extended=True,
-        # Redis deletes each result an hour after it is stored (result_expires).
-        result_expires=RESULT_EXPIRES,
     )
 
 
-# The worker imports these modules at start. worker.completions,
-# worker.rejections and worker.dead_letters hold no task: each connects a signal
-# handler (Celery docs, "Signals"), and importing it is all it takes.
+# The worker imports these modules at start. worker.completions, .rejections and
+# .dead_letters hold no task: each connects a signal handler (Celery docs, "Signals").
 celery = Celery("worker", include=["worker.tasks", "worker.completions", "worker.rejections", "worker.dead_letters"])
 celery.conf.update(worker_settings())
