@@ -10,6 +10,8 @@ import os
 from celery import Celery
 from flask import Flask
 
+from app.publish import raise_blocked
+
 HELLO_QUEUE = "hello_queue"
 # Seconds that results stay in the result backend: the worker's result_expires
 # (worker/celery_app.py), part of the contract between the two.
@@ -48,9 +50,15 @@ def producer_settings() -> dict:
         # of vanishing (kombu docs, "Transport: pyamqp"; RabbitMQ docs, "Publisher
         # Confirms"). One round trip per message. connection_name: how RabbitMQ's UI
         # names this app's connections (Connections tab).
-        "broker_transport_options": {"confirm_publish": True, "client_properties": {"connection_name": "web"}},
+        # on_blocked: py-amqp's callback for RabbitMQ's connection.blocked, sent to a
+        # publisher during a resource alarm; it ends the publish at once (app/publish.py).
+        "broker_transport_options": {
+            "confirm_publish": True,
+            "on_blocked": raise_blocked,
+            "client_properties": {"connection_name": "web"},
+        },
         # A broker that does not answer within 2 s is an error (the default is 4 s
-        # per attempt); Celery's publish retries (3, 0.2 s apart) stay inside 3 s.
+        # per attempt), so that a click is answered within 3 s (app/publish.py).
         "broker_connection_timeout": 2.0,
         # The same for Redis, whose default is to wait forever.
         "redis_socket_connect_timeout": 2.0,

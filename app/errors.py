@@ -5,6 +5,8 @@ from kombu.exceptions import OperationalError
 from redis import RedisError
 from werkzeug.exceptions import HTTPException
 
+from app.publish import NotQueued
+
 
 class InvalidInput(Exception):
     """A request field the app cannot accept; answered as HTTP 400.
@@ -30,9 +32,15 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(OperationalError)
     def broker_unreachable(error: OperationalError):
-        # Raised by send_task once Celery's publish retries are spent: nothing
-        # was queued, so the client must know, and may try again later.
+        # No connection to RabbitMQ could be opened (app/publish.py): nothing was
+        # queued, so the client must know, and may try again later.
         return {"error": f"the broker is unreachable, nothing was queued: {error}"}, 503
+
+    @app.errorhandler(NotQueued)
+    def not_queued(error: NotQueued):
+        # The message may have reached RabbitMQ's socket but was not confirmed: the
+        # answer carries the task id, and says whether it can still run (app/publish.py).
+        return {"error": error.reason, "alarm": error.alarm, "task_id": error.task_id, "will_run": error.will_run}, 503
 
     @app.errorhandler(RedisError)
     def result_backend_unreachable(error: RedisError):

@@ -10,6 +10,7 @@ from app.celery_app import HELLO_QUEUE
 from app.errors import InvalidInput
 from app.hello_request import parse_hello_request
 from app.issued_tasks import is_task_id
+from app.publish import publish_hello
 from app.task_state import TaskState, describe
 
 bp = Blueprint("hello", __name__)
@@ -33,6 +34,8 @@ def hello() -> tuple[dict, int]:
     Raises:
         kombu.exceptions.OperationalError: the broker is unreachable (answered
             as HTTP 503 by `app.errors`).
+        app.publish.NotQueued: RabbitMQ blocked the message (a resource alarm) or
+            did not confirm it in time; the task will not run (503).
         redis.RedisError: the result backend is unreachable (503 too).
     """
     hello_request = parse_hello_request(request)
@@ -44,9 +47,11 @@ def hello() -> tuple[dict, int]:
     issued.add(task_id)
     try:
         # send_task publishes by name: the web app does not import the worker's code.
-        celery.send_task("say_hello", kwargs=hello_request.model_dump(), task_id=task_id)
+        # publish_hello calls it with a bound, so that no click waits on RabbitMQ for
+        # long, and a click answered 503 never runs (app/publish.py).
+        publish_hello(celery, task_id, hello_request.model_dump())
     except Exception:
-        issued.discard(task_id)  # nothing was queued: the id stays unknown
+        issued.discard(task_id)  # not queued: the id stays unknown
         raise
     return {"task_id": task_id, "queue": HELLO_QUEUE}, 202
 

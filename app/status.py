@@ -1,4 +1,5 @@
-"""`GET /status`, for the page's panel: hello_queue's depth, and the state of supervisord's programs.
+"""`GET /status`, for the page's panel: hello_queue's depth, the state of supervisord's programs,
+and RabbitMQ's resource alarm, if one is on.
 
 Read-only: nothing here starts or stops a program or touches a message.
 """
@@ -16,6 +17,7 @@ from flask import Blueprint, current_app
 from kombu.exceptions import OperationalError
 from supervisor import childutils
 
+from app.alarms import resource_alarms
 from app.celery_app import HELLO_QUEUE
 
 # RabbitMQ's management API, for the one count AMQP does not give (unacked).
@@ -106,8 +108,9 @@ def status() -> dict | tuple[dict, int]:
 
     Returns:
         200 with `{"queue": {"name", "ready", "unacked", "consumers"},
-        "programs": {"web": "RUNNING", "worker_hello": "STOPPED", ...} | null}`
-        (`queue_depth`: which count comes from where).
+        "programs": {"web": "RUNNING", "worker_hello": "STOPPED", ...} | null,
+        "alarm": {"resource": "memory" | "disk", "node", "since"} | null}`
+        (`queue_depth`: which count comes from where; `app.alarms`: the alarm).
 
         503 with `{"error": str}` when the broker cannot tell the queue's depth.
     """
@@ -115,4 +118,5 @@ def status() -> dict | tuple[dict, int]:
         queue = queue_depth(current_app.extensions["celery"], HELLO_QUEUE)
     except OperationalError as error:
         return {"error": f"cannot read {HELLO_QUEUE}'s depth from the broker: {error}"}, 503
-    return {"queue": queue, "programs": program_states()}
+    alarms = resource_alarms(current_app.extensions["celery"].conf.broker_url)
+    return {"queue": queue, "programs": program_states(), "alarm": alarms[0] if alarms else None}

@@ -8,6 +8,7 @@ from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded
 from celery.utils.log import get_task_logger
 
+from worker.abandoned import skip_if_abandoned
 from worker.arguments import check_say_hello_arguments
 from worker.celery_app import celery
 from worker.fault_injection import DELIVERIES_WHEN_LOST, inject_faults
@@ -57,6 +58,7 @@ def say_hello(
         celery.exceptions.Retry: an attempt that `fail_times` spoils.
         SoftTimeLimitExceeded: past task_soft_time_limit; logged, then FAILURE.
     """
+    skip_if_abandoned(self)  # its click was answered 503 (app/publish.py)
     check_say_hello_arguments(name=name, duration=duration, greeting=greeting, fail_times=fail_times, poison=poison)
     if kwargs:
         logger.warning("ignoring arguments this worker does not know: %s", ", ".join(sorted(kwargs)))

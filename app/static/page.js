@@ -119,7 +119,10 @@ form.addEventListener("submit", async (event) => {
       show(row, "DONE INLINE", `POST ${path} answered ${response.status} in ${seconds} s: ${answer.greeting}`);
       row.querySelector("progress").value = 1;
     } else {
-      show(row, "REFUSED", `POST ${path} answered ${response.status} in ${seconds} s: ${answer.error}`);
+      // A 503 during a resource alarm carries its task id: the web app claimed that
+      // task as abandoned, and no worker will run it (app/publish.py).
+      const id = answer.task_id ? ` · task id ${answer.task_id}` : "";
+      show(row, "REFUSED", `POST ${path} answered ${response.status} in ${seconds} s: ${answer.error}${id}`);
     }
   } catch (error) {
     show(row, "REFUSED", `POST ${path} failed: ${error}`);
@@ -146,6 +149,13 @@ async function refreshStatus() {
         return item;
       }),
     );
+    // RabbitMQ's resource alarm (app/alarms.py): publishers blocked, consumers not.
+    const alarm = document.getElementById("alarm");
+    alarm.hidden = !status.alarm;
+    if (status.alarm) {
+      alarm.textContent = `RabbitMQ's ${status.alarm.resource} alarm is on (node ${status.alarm.node}, `
+        + `seen since ${status.alarm.since}): clicks are refused, the worker drains hello_queue.`;
+    }
     problem.hidden = true;
   } catch (error) {
     problem.textContent = `${error}`;
