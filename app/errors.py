@@ -3,6 +3,7 @@
 from flask import Flask
 from kombu.exceptions import OperationalError
 from redis import RedisError
+from redis.exceptions import OutOfMemoryError
 from werkzeug.exceptions import HTTPException
 
 from app.publish import NotQueued
@@ -41,6 +42,13 @@ def register(app: Flask) -> None:
         # The message may have reached RabbitMQ's socket but was not confirmed: the
         # answer carries the task id, and says whether it can still run (app/publish.py).
         return {"error": error.reason, "alarm": error.alarm, "task_id": error.task_id, "will_run": error.will_run}, 503
+
+    @app.errorhandler(OutOfMemoryError)
+    def result_backend_full(error: OutOfMemoryError):
+        # Redis at its maxmemory with the noeviction policy refuses every write
+        # (Redis docs, "Key eviction"): the task id could not be noted, and nothing
+        # was queued.
+        return {"error": f"the result backend (Redis) is full, nothing was queued: {error}"}, 503
 
     @app.errorhandler(RedisError)
     def result_backend_unreachable(error: RedisError):
