@@ -46,6 +46,10 @@ INSPECT_TIMEOUT = 1
 # broker_connection_timeout; redis_socket_timeout is the same for Redis), and on the
 # management API in 1 s (app/status.py), so that a request never hangs.
 BROKER_CONNECTION_TIMEOUT = 2
+# The app answers POST /hello within 3 s, whatever RabbitMQ does: unreachable, or
+# blocking publishers during a resource alarm (app/publish.py: CONFIRM_TIMEOUT and
+# ATTEMPTS; the contract). A bound the app promises, not a speed target.
+CLICK_ANSWER = 3
 # The Dockerfile's HEALTHCHECK: --interval=30s --start-period=30s --retries=3.
 HEALTHCHECK_INTERVAL = 30
 HEALTHCHECK_START_PERIOD = 30
@@ -110,6 +114,10 @@ SETUP = 600
 
 # One `docker compose` command, pulling nothing (tests/support/compose.py).
 DOCKER_COMMAND = 120
+# A RabbitMQ container answering its management API and AMQP after `docker run`
+# (tests/support/own_rabbitmq.py): about 5 s on an idle machine, most of it the node's
+# boot; as tests/containers/native_on_rabbitmq4.sh's READY_DEADLINE_SECONDS.
+BROKER_CONTAINER = 120
 # Docker's verdict on the app container: the first check at the end of the start
 # period, then up to HEALTHCHECK_RETRIES failures HEALTHCHECK_INTERVAL apart, and
 # one more interval of margin (150 s).

@@ -1,0 +1,373 @@
+"""RabbitMQ's resource alarms: when a node runs short of memory or disk, it blocks every
+connection that publishes until the resource is back, and lets consumers go on
+(RabbitMQ docs, "Memory and Disk Alarms").
+
+The contract, for a learner who meets one:
+
+a. a click is answered within 3 s: 503, saying which alarm, with the task id and
+   `"will_run": false`;
+b. a task answered 503 never runs, even if its message reaches hello_queue once the
+   alarm is over: the worker drops it (REVOKED), or it never arrives (404);
+c. the worker drains hello_queue during the alarm;
+d. the page's panel (`GET /status`) shows the alarm, since when, and its end; an
+   alarm that is over lends its start to no later one.
+
+An alarm blocks every publisher of the node, so the machine's shared RabbitMQ must
+never have one: this module runs `make run` against a RabbitMQ of its own, in a
+container (tests/support/own_rabbitmq.py), and is skipped without Docker or the
+pinned image (and fails on CI, which has both).
+"""
+
+import datetime
+import os
+import re
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TypeVar
+
+import pytest
+import requests
+
+from tests.integration.conftest import PROGRAMS
+from tests.support.checkout import ARTIFACTS
+from tests.support.own_rabbitmq import OwnRabbitMQ, missing_reason, remove_stale
+from tests.support.poll import wait_until
+from tests.support.rabbitmq import HELLO_QUEUE, Depth
+from tests.support.results import wait_for_success
+from tests.support.stack import Stack, free_port, post_hello, post_hellos, supervisorctl
+from tests.support.timing import CLICK_ANSWER, CONSEQUENCE, DRAIN, FOLLOWS, HTTP, HTTP_SLOW, SERVICE, TASK
+
+# What each test measured (answers, their times, the alarms' latencies), for a human.
+NOTES = ARTIFACTS / "resource-alarm.txt"
+T = TypeVar("T")
+
+# Docker and the pinned image, checked as the module is collected: pytest folds a
+# module's skip into one line, where a fixture's skip is reported at each test's line.
+# On CI (CI=true), where .ci/run provides both, `broker` fails each test instead, as
+# tests/containers/conftest.py does.
+MISSING = missing_reason()
+if MISSING and os.environ.get("CI") != "true":
+    pytest.skip(MISSING, allow_module_level=True)
+
+
+def note(line: str) -> None:
+    """Add `line` to test-artifacts/resource-alarm.txt."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with NOTES.open("a") as notes:
+        notes.write(line + "\n")
+
+
+def wait_for(probe: Callable[[], T], wanted: Callable[[T], bool], timeout: float, what: str) -> T:
+    """Call `probe` until `wanted` holds for what it returns, and return that (`wait_until`).
+
+    Raises:
+        AssertionError: not so after `timeout` seconds; the last value is in the message.
+    """
+    seen: list[T] = []
+
+    def reached() -> bool:
+        seen[:] = [probe()]
+        return wanted(seen[0])
+
+    try:
+        wait_until(reached, timeout, what)
+    except AssertionError as error:
+        raise AssertionError(f"{error}; last seen: {seen[0]!r}") from None
+    return seen[0]
+
+
+@pytest.fixture(scope="module")
+def broker() -> Iterator[OwnRabbitMQ]:
+    """A RabbitMQ of this module's own, removed after its last test, also after a failure.
+
+    Fails without Docker or the pinned image: only on CI gets this far (`MISSING`).
+    """
+    if MISSING:
+        pytest.fail(MISSING, pytrace=False)
+    remove_stale()
+    own = OwnRabbitMQ()
+    try:
+        ready_in = own.start()
+        note(f"{own.image} ({own.node}): docker run to management API and AMQP answering in {ready_in:.1f} s")
+        yield own
+    finally:
+        own.remove()
+
+
+@pytest.fixture(scope="module")
+def alarm_stack(broker: OwnRabbitMQ, checkout_free: None) -> Iterator[Stack]:
+    """`make run` whose broker and management API are `broker`'s, worker_hello consuming.
+
+    (`broker` first: on CI without Docker, each test fails before the shared stack is stopped.)
+    """
+    env = {
+        "WEB_PORT": str(free_port()),
+        "CELERY_BROKER_URL": broker.broker_url,
+        "RABBITMQ_MANAGEMENT_URL": broker.management_url,
+    }
+    demo = Stack("resource-alarm", env)
+    try:
+        demo.start(PROGRAMS)
+        wait_until(
+            lambda: (broker.exact_depth(HELLO_QUEUE) or Depth(0, 0)).consumers == 1,
+            SERVICE,
+            "worker_hello to consume hello_queue",
+            0.5,
+        )
+    except BaseException:
+        demo.kill()
+        raise
+    yield demo
+    demo.stop_cleanly()
+
+
+@pytest.fixture
+def demo(alarm_stack: Stack, broker: OwnRabbitMQ) -> Iterator[Stack]:
+    """The stack as each test finds it: no alarm, hello_queue idle and consumed by worker_hello.
+    Afterwards, also after a failure: every alarm cleared, worker_hello running, every
+    message on its way arrived and consumed (`OwnRabbitMQ.wait_until_idle`)."""
+    assert broker.alarms() == [], "an earlier test left an alarm on"
+    broker.wait_until_idle()
+    yield alarm_stack
+    broker.clear_all_alarms()
+    alarm_stack.ensure_running("worker_hello")
+    broker.wait_until_idle()
+
+
+@dataclass
+class Click:
+    """One `POST /hello` and its answer: status code, JSON body (None if not JSON), seconds."""
+
+    status: int
+    body: dict | None
+    text: str
+    seconds: float
+
+    def __str__(self) -> str:
+        return f"{self.status} in {self.seconds:.2f} s: {self.text.strip()}"
+
+
+def click(web_url: str, name: str) -> Click:
+    """POST /hello for a task of 1 s, as the page's button does, and time the answer.
+
+    The client gives up after HTTP_SLOW seconds, not gunicorn's 60: a click that hangs
+    fails the test at once (the contract: an answer within CLICK_ANSWER seconds).
+
+    Raises:
+        AssertionError: no answer within HTTP_SLOW seconds.
+    """
+    started = time.monotonic()
+    try:
+        answer = requests.post(web_url + "/hello", json={"name": name, "duration": 1}, timeout=HTTP_SLOW)
+    except requests.Timeout:
+        raise AssertionError(
+            f"POST /hello gave no answer within {HTTP_SLOW} s (the contract: an answer within {CLICK_ANSWER} s)"
+        ) from None
+    seconds = time.monotonic() - started
+    try:
+        body = answer.json()
+    except ValueError:
+        body = None
+    return Click(answer.status_code, body, answer.text, seconds)
+
+
+def refused_task(answer: Click, resource: str, node: str) -> str:
+    """Check that `answer` is the contract's 503 for an alarm of `resource` on `node`, and return its task id.
+
+    Raises:
+        AssertionError: it is not.
+    """
+    assert answer.status == 503, f"POST /hello during a {resource} alarm answered {answer}"
+    assert answer.seconds < CLICK_ANSWER, f"the 503 took {answer.seconds:.2f} s, beyond the {CLICK_ANSWER} s bound"
+    body = answer.body
+    assert isinstance(body, dict), f"the 503 is not JSON: {answer}"
+    assert isinstance(body.get("error"), str) and resource in body["error"], f"its error names no {resource}: {answer}"
+    alarm = body.get("alarm")
+    assert isinstance(alarm, dict), f"its alarm is not an object: {answer}"
+    assert (alarm.get("resource"), alarm.get("node")) == (resource, node), (
+        f"not the {resource} alarm of {node}: {answer}"
+    )
+    task_id = body.get("task_id")
+    assert isinstance(task_id, str) and str(uuid.UUID(task_id)) == task_id, f"its task_id is no UUID: {answer}"
+    assert body.get("will_run") is False, f'its "will_run" is not false: {answer}'
+    return task_id
+
+
+def refused_clicks(demo: Stack, broker: OwnRabbitMQ, resource: str, count: int = 3) -> list[Click]:
+    """Raise the alarm of `resource`, click `count` times, each answered by the contract's 503
+    within CLICK_ANSWER seconds, then clear the alarm (also after a failure).
+
+    Returns:
+        The answers, in order.
+    """
+    raised = broker.raise_alarm(resource)
+    answers, task_ids = [], []
+    try:
+        for number in range(count):
+            answer = click(demo.web_url, f"Ada{number}")
+            note(f"POST /hello during the {resource} alarm: {answer}")
+            task_ids.append(refused_task(answer, resource, broker.node))
+            answers.append(answer)
+    finally:
+        cleared = broker.clear_alarm(resource)
+        note(f"{resource} alarm: the health check said on {raised:.2f} s after rabbitmqctl, off {cleared:.2f} s after")
+    assert len(set(task_ids)) == count, f"task ids must be unique: {task_ids}"
+    return answers
+
+
+@pytest.mark.parametrize("resource", ["memory", "disk"])
+def test_a_click_during_an_alarm_is_answered_503_within_3_s(demo: Stack, broker: OwnRabbitMQ, resource: str) -> None:
+    refused_clicks(demo, broker, resource)
+
+
+def test_a_click_answered_503_never_runs_once_the_alarm_is_over(demo: Stack, broker: OwnRabbitMQ) -> None:
+    mark = len(demo.lines)
+    refused = [answer.body["task_id"] for answer in refused_clicks(demo, broker, "memory")]
+    # The sync point: every message published during the alarm has arrived (none is left
+    # unread in a blocked connection) and been consumed.
+    broker.wait_until_idle()
+    # A click after the alarm runs. Its success is logged after everything the worker
+    # logged before the queue was idle: from here on, the log holds every line about
+    # the refused tasks that it will ever hold.
+    after = post_hello(demo.web_url, name="Grace", duration=1)
+    wait_for_success([after], timeout=TASK)
+    demo.wait_for_lines(rf"Task say_hello\[{after}\] succeeded", since=mark, timeout=FOLLOWS)
+    dropped, never_delivered = [], []
+    for task_id in refused:
+        lines = [line for line in demo.lines[mark:] if f"say_hello[{task_id}]" in line]
+        ran = [line for line in lines if re.search(rf"say_hello\[{task_id}\](: Hello, | succeeded)", line)]
+        assert not ran, f"task {task_id}, answered 503, ran:\n" + "\n".join(ran)
+        drop = rf"say_hello\[{task_id}\]: dropped: its POST /hello was answered 503, so it does not run"
+        if lines:  # its message reached the worker: dropped, and stored as REVOKED
+            assert any(re.search(drop, line) for line in lines), (
+                f"task {task_id} reached the worker, not dropped:\n" + ("\n".join(lines))
+            )
+            wait_for(
+                lambda task_id=task_id: task_answer(demo.web_url, task_id),
+                lambda answer: answer == (200, "REVOKED"),
+                CONSEQUENCE,
+                f"GET /tasks/{task_id} to answer 200 REVOKED",
+            )
+            dropped.append(task_id)
+        else:  # its message never arrived: the app forgot the id
+            assert task_answer(demo.web_url, task_id)[0] == 404, f"GET /tasks/{task_id} of a task never delivered"
+            never_delivered.append(task_id)
+    note(
+        f"{len(refused)} clicks answered 503 during the memory alarm: {len(dropped)} reached the worker once it "
+        f"was over and were dropped (REVOKED), {len(never_delivered)} never arrived (404); 0 ran; "
+        "the next click 202 and SUCCESS"
+    )
+
+
+def task_answer(web_url: str, task_id: str) -> tuple[int, str | None]:
+    """`GET /tasks/<task_id>`: its status code, and the task's state when it is 200."""
+    answer = requests.get(f"{web_url}/tasks/{task_id}", timeout=HTTP)
+    return answer.status_code, answer.json().get("state") if answer.status_code == 200 else None
+
+
+def test_the_worker_drains_hello_queue_during_an_alarm(demo: Stack, broker: OwnRabbitMQ) -> None:
+    mark = len(demo.lines)
+    stopped = supervisorctl("stop", "worker_hello", root=demo.root)
+    assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+    demo.wait_for_state("worker_hello", "STOPPED")
+    piled = post_hellos(demo.web_url, 5, duration=1)
+    wait_until(
+        lambda: broker.exact_depth(HELLO_QUEUE) == Depth(ready=5, consumers=0, unacked=0),
+        SERVICE,
+        "5 tasks Ready in hello_queue, and no consumer",
+        0.5,
+    )
+    broker.raise_alarm("memory")
+    try:
+        started = time.monotonic()
+        demo.ensure_running("worker_hello")
+        success = re.compile(rf"Task say_hello\[({'|'.join(piled)})\] succeeded")
+
+        def succeeded() -> set[str]:
+            return {match[1] for match in map(success.search, demo.lines[mark:]) if match}
+
+        wait_until(lambda: succeeded() == set(piled), DRAIN, "the worker to log the 5 tasks' success", 0.2)
+        wait_for_success(piled, timeout=TASK)
+        # Their acks too: consuming, a connection is never blocked.
+        wait_until(
+            lambda: broker.exact_depth(HELLO_QUEUE) == Depth(ready=0, consumers=1, unacked=0),
+            CONSEQUENCE,
+            "hello_queue empty, nothing Unacked",
+            0.5,
+        )
+        drained_in = time.monotonic() - started
+        assert broker.alarm_on("memory"), "the memory alarm ended during the drain: this proves nothing"
+    finally:
+        broker.clear_alarm("memory")
+    note(f"5 tasks of 1 s piled up, then the memory alarm: worker_hello started and drained them in {drained_in:.1f} s")
+
+
+def status(web_url: str) -> dict:
+    """`GET /status`'s body.
+
+    Raises:
+        AssertionError: it did not answer 200.
+    """
+    answer = requests.get(web_url + "/status", timeout=HTTP)
+    assert answer.status_code == 200, f"GET /status answered {answer.status_code}: {answer.text}"
+    return answer.json()
+
+
+def shown_alarm(web_url: str, broker: OwnRabbitMQ) -> dict:
+    """Raise the memory alarm, wait until `GET /status` shows it, check it is this alarm (its
+    node, and a `since` within it), and clear the alarm (also after a failure).
+
+    Returns:
+        The alarm that `GET /status` showed.
+    """
+    before = datetime.datetime.now(datetime.UTC)
+    broker.raise_alarm("memory")
+    try:
+        shown = wait_for(
+            lambda: status(web_url), lambda body: body.get("alarm"), CONSEQUENCE, "GET /status to show an alarm"
+        )
+        seen = datetime.datetime.now(datetime.UTC)
+    finally:
+        broker.clear_alarm("memory")
+    alarm = shown["alarm"]
+    assert (alarm.get("resource"), alarm.get("node")) == ("memory", broker.node), f"GET /status: {shown}"
+    since = datetime.datetime.fromisoformat(alarm["since"])
+    assert since.tzinfo is not None, f"since has no UTC offset: {alarm['since']!r}"
+    # `since` may be given to the second: up to 1 s before the alarm was seen.
+    assert before - datetime.timedelta(seconds=1) <= since <= seen, (
+        f"since {alarm['since']} is not within this alarm ({before.isoformat()} to {seen.isoformat()})"
+    )
+    return alarm
+
+
+def test_the_status_panel_shows_the_alarm_and_its_end(demo: Stack, broker: OwnRabbitMQ) -> None:
+    shown = status(demo.web_url)
+    assert shown.get("alarm", "absent") is None, f'GET /status before the alarm, with no "alarm": null: {shown}'
+    alarm = shown_alarm(demo.web_url, broker)
+    cleared = time.monotonic()
+    wait_for(
+        lambda: status(demo.web_url),
+        lambda body: "alarm" in body and body["alarm"] is None,
+        CONSEQUENCE,
+        'GET /status to show "alarm": null',
+    )
+    note(f'GET /status showed {alarm}; "alarm": null {time.monotonic() - cleared:.2f} s after the health check said so')
+
+
+def test_an_alarm_over_lends_its_start_to_no_later_one(demo: Stack, broker: OwnRabbitMQ) -> None:
+    # The web app sees a first alarm through a click, and nothing asks it after its
+    # end (no page open: a learner with curl); then a second alarm.
+    (first,) = refused_clicks(demo, broker, "memory", count=1)
+    first_since = datetime.datetime.fromisoformat(first.body["alarm"]["since"])
+    # `since` counts whole seconds: the second alarm starts 2 s or more after the first
+    # one's `since`, so that a `since` left from the first is 1 s or more too early for
+    # the second (`shown_alarm`). A wait for the clock, not for a process.
+    wait_until(
+        lambda: datetime.datetime.now(datetime.UTC) > first_since + datetime.timedelta(seconds=2),
+        FOLLOWS,
+        f"the clock to pass {first_since.isoformat()} + 2 s",
+    )
+    alarm = shown_alarm(demo.web_url, broker)
+    note(f"GET /status during a second memory alarm: {alarm}; the first one's since was {first_since.isoformat()}")
