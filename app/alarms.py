@@ -8,12 +8,16 @@ health check `GET /api/health/checks/alarms` answers 200 `{"status": "ok"}`, or 
 with `{"alarms": [{"node": ..., "resource": "memory" | "disk space"}]}` (RabbitMQ
 docs, "HTTP API Reference"; the same on 3.10 and 4.x).
 
-It gives no start time: `since` is when this process first saw the alarm, kept in
-its memory (one gunicorn worker here; several would each have their own).
+It gives no start time: `since` is when this process first saw the alarm, in an
+unbroken run of sightings no more than CONTINUITY seconds apart (the page asks every
+second), kept in its memory (one gunicorn worker here; several would each have their
+own). An alarm not seen for longer may have ended meanwhile: the next sighting starts
+a new `since`.
 """
 
 import datetime
 import os
+import time
 from typing import TypedDict
 
 import requests
@@ -24,8 +28,11 @@ MANAGEMENT_URL = os.environ.get("RABBITMQ_MANAGEMENT_URL", "http://localhost:156
 ALARMS_TIMEOUT = 0.5
 # RabbitMQ's names of the resources, and ours.
 RESOURCES = {"memory": "memory", "disk space": "disk", "disk": "disk"}
+# Seconds between two sightings of an alarm for them to count as the same alarm.
+CONTINUITY = 5.0
 _management = requests.Session()
-_first_seen: dict[tuple[str, str], str] = {}
+# (node, resource) -> (since, as ISO 8601; when last seen, time.monotonic()).
+_sightings: dict[tuple[str, str], tuple[str, float]] = {}
 
 
 class Alarm(TypedDict):
@@ -57,11 +64,14 @@ def resource_alarms(broker_url: str) -> list[Alarm] | None:
         return None
     if answer.status_code not in (200, 503):
         return None
-    now = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+    now, seen = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"), time.monotonic()
     alarms = []
     for alarm in body.get("alarms", []):
         key = (alarm.get("node", "?"), RESOURCES.get(alarm.get("resource", ""), alarm.get("resource", "?")))
-        alarms.append(Alarm(resource=key[1], node=key[0], since=_first_seen.setdefault(key, now)))
-    for key in set(_first_seen) - {(alarm["node"], alarm["resource"]) for alarm in alarms}:
-        del _first_seen[key]  # over: the next one starts its own time
+        since, last = _sightings.get(key, (now, seen))
+        since = since if seen - last <= CONTINUITY else now
+        _sightings[key] = (since, seen)
+        alarms.append(Alarm(resource=key[1], node=key[0], since=since))
+    for key in set(_sightings) - {(alarm["node"], alarm["resource"]) for alarm in alarms}:
+        del _sightings[key]  # over: the next one starts its own time
     return alarms

@@ -42,7 +42,7 @@ def test_a_rabbitmq_restart_loses_no_waiting_message(stack: ComposeProject) -> N
     took = restart_rabbitmq(stack)
     after_restart = stack.hello_queue()
     assert after_restart == (PILE, 0, 0), f"after the restart hello_queue has {after_restart}"
-    # The web app's connection died with the broker: its next POST reconnects (publish retries).
+    # The web app's connection died with the broker: its next POST reconnects (app/publish.py tries a broken connection once more, afresh).
     began = time.monotonic()
     task_ids.append(post_hello(stack.web_url, name="after the restart", duration=0))
     post_after = time.monotonic() - began
@@ -72,7 +72,7 @@ def test_a_rabbitmq_restart_loses_no_waiting_message(stack: ComposeProject) -> N
             outcome="every message is still Ready after the restart and runs once; the web app and the worker "
             "reconnect without a restart of the app container",
             setting="durable hello_queue, persistent messages (delivery_mode 2) in the rabbitmq container's volume; "
-            "publish retries (producer), `broker_connection_retry` (worker)",
+            "a second attempt on a fresh connection (producer, app/publish.py), `broker_connection_retry` (worker)",
             counts=f"{PILE} Ready before and after a restart of {took:.0f} s (until rabbitmqctl answers); "
             f"the next POST 202 in {post_after:.1f} s; {PILE + 1} succeeded once, 0 twice; a second restart with "
             "worker_hello running: it consumes again, same pid; web and flower pids, app's start time unchanged",

@@ -105,8 +105,8 @@ def test_connections_closed_by_the_broker_come_back_on_their_own(
     stack.wait_for_lines(r"Connected to amqp://", since=mark)
     vhost.wait_for_consumers(1)
     worker_back = time.monotonic() - started
-    # The web app's next publish finds its connection closed, and Celery's publish
-    # retry (task_publish_retry) connects again: the click still gets its 202.
+    # The web app's next publish finds its connection closed, and its second
+    # attempt (app/publish.py) connects again: the click still gets its 202.
     task_id = post_hello(stack.web_url, name="Grace", duration=0)
     wait_for_success([task_id], timeout=TASK)
     assert pids(stack) == before, "no program may have been restarted"
@@ -117,7 +117,7 @@ def test_connections_closed_by_the_broker_come_back_on_their_own(
             scenario="Connections closed by the broker",
             action="Force Close every connection under Connections in RabbitMQ's UI",
             outcome="the worker reconnects and consumes again; the next click gets 202 and its task runs",
-            setting="the worker's `broker_connection_retry`; the producer's `task_publish_retry`",
+            setting="the worker's `broker_connection_retry`; the producer's second attempt on a fresh connection (app/publish.py)",
             counts=f"{len(closing)} connections closed; worker consuming again after {worker_back:.1f} s; "
             "next click 202, task SUCCESS; 0 restarts",
         )
@@ -193,7 +193,7 @@ def test_an_unreachable_broker_gets_503_within_3_s_and_both_recover_without_rest
             scenario="Broker unreachable",
             action="RabbitMQ goes away (the test cuts the proxy in front of it), then comes back",
             outcome="`POST /hello` answers 503 in JSON, nothing queued; once it is back, 202 and the task runs",
-            setting="`broker_connection_timeout=2` and publish retries (producer); `broker_connection_retry` (worker)",
+            setting="`broker_connection_timeout=2` (producer, app/publish.py); `broker_connection_retry` (worker)",
             counts=f"503 after {refused_in:.2f} s; {len(attempts)} POST(s) to the first 202; task SUCCESS "
             f"{back_in:.1f} s after the broker returned; 0 restarts",
         )
