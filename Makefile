@@ -76,8 +76,8 @@ run: $(VENV)/.run-deps
 	  && flower=$$(python3 -c 'import secrets; print(secrets.token_urlsafe(16))') \
 	  && sed -e "s/^RABBITMQ_DEFAULT_PASS=$$/RABBITMQ_DEFAULT_PASS=$$rabbitmq/" \
 	    -e "s/^FLOWER_BASIC_AUTH=$$/FLOWER_BASIC_AUTH=flower:$$flower/" .env.example > $@.tmp && mv $@.tmp $@
-	@echo "Made .env: RabbitMQ user $$(sed -n 's/^RABBITMQ_DEFAULT_USER=//p' $@) and Flower user flower," \
-	  "with fresh passwords (read them there). Next: docker compose up -d --wait rabbitmq redis, then make run (or docker compose up --build)."
+	@echo "Made .env: RabbitMQ user $$(sed -n 's/^RABBITMQ_DEFAULT_USER=//p' $@) and, for docker compose up," \
+	  "Flower user flower, with fresh passwords (read them there). Next: docker compose up -d --wait rabbitmq redis, then make run (or docker compose up --build)."
 
 # hello_queue's depth, from the terminal: Celery's own `amqp` shell does a
 # passive queue.declare, which only asks (it never creates the queue) and

@@ -46,7 +46,8 @@ def producer_settings() -> dict:
         #
         # --- Hardening: a 202 means RabbitMQ has the message; no request hangs.
         # Publisher confirm (confirm_publish): send_task returns once RabbitMQ has
-        # taken the message (its basic.ack), and a message it refuses raises instead
+        # taken the message (it sends the publisher a basic.ack: not the worker's ack
+        # of a delivery), and a message it refuses raises instead
         # of vanishing (kombu docs, "Transport: pyamqp"; RabbitMQ docs, "Publisher
         # Confirms"). One round trip per message. connection_name: how RabbitMQ's UI
         # names this app's connections (Connections tab).

@@ -41,8 +41,9 @@ def hello() -> tuple[dict, int]:
     hello_request = parse_hello_request(request)
     celery = current_app.extensions["celery"]
     issued = current_app.extensions["issued_tasks"]
-    # The id is noted before the message is sent: the worker may store a state
-    # for it before this request even returns.
+    # The id is noted first: if Redis fails here, nothing is queued and the answer
+    # is 503. Noted after sending, a Redis failure would leave a task running whose
+    # id nobody was told, and a click again would queue it twice.
     task_id = str(uuid.uuid4())
     issued.add(task_id)
     try:

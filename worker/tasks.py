@@ -15,12 +15,14 @@ from worker.fault_injection import DELIVERIES_WHEN_LOST, inject_faults
 
 logger = get_task_logger(__name__)
 
-# Seconds between two progress reports: the page asks for a task's state at most
-# every 0.5 s, so a report every second is seen (and STARTED shows for a second).
+# Seconds between two progress reports: the page asks for a task's state about every
+# 0.5 s (page.js), so a report every second is seen (and STARTED shows for a second).
 PROGRESS_INTERVAL = 1.0
 
 
-# name= pins the task name in the messages; bind=True passes the task as `self`
+# name= is the name the web app sends by (send_task("say_hello")); without it the task
+# would be worker.tasks.say_hello, and every message "unregistered" (TROUBLESHOOTING.md,
+# case 2). bind=True passes the task as `self`
 # (self.request: what the worker knows of the message). max_retries, default_retry_delay
 # (s): for a task whose pool process dies (task_retry_on_worker_lost; worker/fault_injection.py).
 @celery.task(name="say_hello", bind=True, max_retries=DELIVERIES_WHEN_LOST - 1, default_retry_delay=1)
