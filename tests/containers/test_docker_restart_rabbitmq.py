@@ -42,7 +42,8 @@ def test_a_rabbitmq_restart_loses_no_waiting_message(stack: ComposeProject) -> N
     took = restart_rabbitmq(stack)
     after_restart = stack.hello_queue()
     assert after_restart == (PILE, 0, 0), f"after the restart hello_queue has {after_restart}"
-    # The web app's connection died with the broker: its next POST reconnects (app/publish.py tries a broken connection once more, afresh).
+    # The web app's connection died with the broker: its next POST reconnects
+    # (app/publish.py tries a broken connection once more, afresh).
     began = time.monotonic()
     task_ids.append(post_hello(stack.web_url, name="after the restart", duration=0))
     post_after = time.monotonic() - began

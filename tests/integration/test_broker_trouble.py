@@ -117,7 +117,8 @@ def test_connections_closed_by_the_broker_come_back_on_their_own(
             scenario="Connections closed by the broker",
             action="Force Close every connection under Connections in RabbitMQ's UI",
             outcome="the worker reconnects and consumes again; the next click gets 202 and its task runs",
-            setting="the worker's `broker_connection_retry`; the producer's second attempt on a fresh connection (app/publish.py)",
+            setting="the worker's `broker_connection_retry`; the producer's second attempt on a fresh connection "
+            "(app/publish.py)",
             counts=f"{len(closing)} connections closed; worker consuming again after {worker_back:.1f} s; "
             "next click 202, task SUCCESS; 0 restarts",
         )
