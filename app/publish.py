@@ -132,7 +132,9 @@ def abandon(celery: Celery, task_id: str, reason: str) -> None:
     alarm = alarms[0] if alarms else None
     key = CLAIM_PREFIX + task_id
     try:
-        client = celery.backend.client
+        client = getattr(celery.backend, "client", None)
+        if client is None:  # a result backend other than Redis (rpc://): nowhere to claim it
+            raise redis.RedisError("the result backend is not Redis")
         claimed = client.set(key, ABANDONED, nx=True, ex=celery.conf.result_expires)
         if not claimed and client.get(key) != ABANDONED.encode():
             return  # a worker claimed it first: it runs

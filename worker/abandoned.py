@@ -10,7 +10,9 @@ claims it as abandoned before it answers 503 (app/publish.py), a worker as start
 before it runs it. Whoever claims first wins.
 
 What this refuses to do: drop a task whose claim it cannot read. Redis down means
-no result backend, and the task fails to store its state anyway.
+no result backend, and the task fails to store its state anyway; a result backend
+other than Redis (rpc://, TROUBLESHOOTING.md case 3) holds no claims, and the web
+app then answers that the task may still run.
 """
 
 from celery import Task
@@ -38,7 +40,9 @@ def skip_if_abandoned(task: Task) -> None:
         celery.exceptions.Ignore: the web app answered 503 for this task: its state is
             stored as REVOKED, its message acked, and it does not run.
     """
-    client = task.backend.client
+    client = getattr(task.backend, "client", None)
+    if client is None:  # a result backend other than Redis (rpc://, TROUBLESHOOTING.md case 3): no claims
+        return
     key = CLAIM_PREFIX + task.request.id
     if client.set(key, STARTED, nx=True, ex=task.app.conf.result_expires) or client.get(key) != ABANDONED:
         return
