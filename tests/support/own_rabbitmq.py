@@ -34,7 +34,7 @@ from kombu import Connection
 
 from tests.support.checkout import REPOSITORY
 from tests.support.poll import wait_until
-from tests.support.rabbitmq import HELLO_QUEUE, Depth
+from tests.support.rabbitmq import HELLO_QUEUE, Depth, depth_from_management
 from tests.support.timing import BROKER_CONTAINER, CONSEQUENCE, DOCKER_COMMAND, DRAIN, HTTP_SLOW, PROBE, SHORT_COMMAND
 
 # Names this module's containers, and labels them with the test process that made
@@ -273,15 +273,7 @@ class OwnRabbitMQ:
     def queue_depth(self, queue: str) -> Depth | None:
         """The counts of `queue` (in vhost "/") as the management UI shows them; None until it knows them."""
         answer = self._api.get(f"{self.management_url}/api/queues/%2F/{quote(queue, safe='')}", timeout=HTTP_SLOW)
-        if answer.status_code == 404:
-            return None
-        answer.raise_for_status()
-        stats = answer.json()
-        if "messages_ready" not in stats or "consumers" not in stats:  # a fresh queue, not yet sampled
-            return None
-        return Depth(
-            ready=stats["messages_ready"], consumers=stats["consumers"], unacked=stats["messages_unacknowledged"]
-        )
+        return depth_from_management(answer)
 
     def exact_depth(self, queue: str) -> Depth | None:
         """The counts of `queue` (in vhost "/") this instant, from the node itself

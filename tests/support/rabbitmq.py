@@ -37,6 +37,22 @@ class Depth:
     unacked: int | None = None
 
 
+def depth_from_management(answer: requests.Response) -> Depth | None:
+    """A queue's counts from the management API's answer to `GET /api/queues/VHOST/QUEUE`;
+    None while the queue does not exist (404) or has not been sampled yet.
+
+    Raises:
+        requests.HTTPError: the API answered another error.
+    """
+    if answer.status_code == 404:
+        return None
+    answer.raise_for_status()
+    stats = answer.json()
+    if "messages_ready" not in stats or "consumers" not in stats:  # a fresh queue, not yet sampled
+        return None
+    return Depth(ready=stats["messages_ready"], consumers=stats["consumers"], unacked=stats["messages_unacknowledged"])
+
+
 class VHost:
     """A throwaway RabbitMQ virtual host, created and deleted through the management API.
 
@@ -110,15 +126,7 @@ class VHost:
         answer = self._api.get(
             self._url(f"queues/{quote(self.name, safe='')}/{quote(queue, safe='')}"), timeout=HTTP_SLOW
         )
-        if answer.status_code == 404:
-            return None
-        answer.raise_for_status()
-        stats = answer.json()
-        if "messages_ready" not in stats or "consumers" not in stats:  # a fresh queue, not yet sampled
-            return None
-        return Depth(
-            ready=stats["messages_ready"], consumers=stats["consumers"], unacked=stats["messages_unacknowledged"]
-        )
+        return depth_from_management(answer)
 
     def connections(self) -> dict[str, str]:
         """The client connections to this vhost, as the UI lists them under Connections
