@@ -16,21 +16,20 @@ a new `since`.
 """
 
 import datetime
-import os
 import time
 from typing import TypedDict
 
 import requests
 from kombu import Connection
 
-MANAGEMENT_URL = os.environ.get("RABBITMQ_MANAGEMENT_URL", "http://localhost:15672")
+from app import management_api
+
 # Seconds to wait for the health check: a click that is about to be answered 503 waits for it.
 ALARMS_TIMEOUT = 0.5
 # RabbitMQ's names of the resources, and ours.
 RESOURCES = {"memory": "memory", "disk space": "disk", "disk": "disk"}
 # Seconds between two sightings of an alarm for them to count as the same alarm.
 CONTINUITY = 5.0
-_management = requests.Session()
 # (node, resource) -> (since, as ISO 8601; when last seen, time.monotonic()).
 _sightings: dict[tuple[str, str], tuple[str, float]] = {}
 
@@ -48,7 +47,7 @@ def resource_alarms(broker_url: str) -> list[Alarm] | None:
 
     Args:
         broker_url: the broker's URL; its user and password log in to the management API
-            at RABBITMQ_MANAGEMENT_URL.
+            at RABBITMQ_MANAGEMENT_URL (app/management_api.py).
 
     Returns:
         The alarms, [] when there is none, None when the management API does not answer
@@ -56,8 +55,8 @@ def resource_alarms(broker_url: str) -> list[Alarm] | None:
     """
     broker = Connection(broker_url)
     try:
-        answer = _management.get(
-            f"{MANAGEMENT_URL}/api/health/checks/alarms", auth=(broker.userid, broker.password), timeout=ALARMS_TIMEOUT
+        answer = management_api.get(
+            "/api/health/checks/alarms", auth=(broker.userid, broker.password), timeout=ALARMS_TIMEOUT
         )
         body = answer.json()
     except (requests.RequestException, ValueError):

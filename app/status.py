@@ -17,12 +17,9 @@ from flask import Blueprint, current_app
 from kombu.exceptions import OperationalError
 from supervisor import childutils
 
+from app import management_api
 from app.alarms import resource_alarms
 from app.celery_app import HELLO_QUEUE
-
-# RabbitMQ's management API, for the one count AMQP does not give (unacked).
-MANAGEMENT_URL = os.environ.get("RABBITMQ_MANAGEMENT_URL", "http://localhost:15672")
-_management = requests.Session()
 
 bp = Blueprint("status", __name__)
 
@@ -73,9 +70,9 @@ def queue_depth(celery: Celery, queue: str) -> QueueDepth:
 
 
 def _management_unacked(user: str, password: str, vhost: str, queue: str) -> int | None:
-    url = f"{MANAGEMENT_URL}/api/queues/{quote(vhost, safe='')}/{quote(queue, safe='')}"
+    path = f"/api/queues/{quote(vhost, safe='')}/{quote(queue, safe='')}"
     try:
-        answer = _management.get(url, auth=(user, password), timeout=1)
+        answer = management_api.get(path, auth=(user, password), timeout=1)
         answer.raise_for_status()
         return answer.json().get("messages_unacknowledged")  # absent until first sampled
     except (requests.RequestException, ValueError):

@@ -8,7 +8,7 @@ import pytest
 import requests
 from celery.exceptions import Ignore
 
-from app import alarms, publish
+from app import alarms, management_api, publish
 from worker import abandoned
 
 
@@ -22,7 +22,7 @@ class Answer:
 
 def health_check(monkeypatch: pytest.MonkeyPatch, *answers: Answer) -> None:
     pending = list(answers)
-    monkeypatch.setattr(alarms._management, "get", lambda *args, **kwargs: pending.pop(0))
+    monkeypatch.setattr(management_api._session, "get", lambda *args, **kwargs: pending.pop(0))
 
 
 def test_no_alarm_memory_and_disk_and_an_unanswered_check(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -40,7 +40,7 @@ def test_no_alarm_memory_and_disk_and_an_unanswered_check(monkeypatch: pytest.Mo
     def unanswered(*args: object, **kwargs: object) -> None:
         raise requests.Timeout("no answer")
 
-    monkeypatch.setattr(alarms._management, "get", unanswered)
+    monkeypatch.setattr(management_api._session, "get", unanswered)
     assert alarms.resource_alarms(url) is None
 
 
