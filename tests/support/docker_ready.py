@@ -28,13 +28,19 @@ def _succeeds(*command: str) -> bool:
         return False
 
 
-def missing_reason() -> str | None:
-    """Why the container tests cannot run here, in one line; None when they can."""
+def missing_reason(images: list[str] | None = None, compose: bool = True) -> str | None:
+    """Why the container tests cannot run here, in one line; None when they can.
+
+    Args:
+        images: the images they need; by default every pinned one (`pinned_images`).
+        compose: whether they need Compose v2 too.
+    """
     if not _succeeds("docker", "info"):
         return f"No Docker engine answers (`docker info` failed): {HOW_TO_GET_THEM}."
-    if not _succeeds("docker", "compose", "version"):
+    if compose and not _succeeds("docker", "compose", "version"):
         return f"Docker has no Compose v2 (`docker compose version` failed): {HOW_TO_GET_THEM}."
-    missing = [image for image in pinned_images() if not _succeeds("docker", "image", "inspect", image)]
+    needed = pinned_images() if images is None else images
+    missing = [image for image in needed if not _succeeds("docker", "image", "inspect", image)]
     if missing:
         return f"The pinned images {', '.join(missing)} are not on this machine: {HOW_TO_GET_THEM}."
     return None

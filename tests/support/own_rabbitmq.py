@@ -21,7 +21,6 @@ list_queues`: what the queue holds this instant), and through the management API
 
 import json
 import os
-import re
 import secrets
 import subprocess
 import time
@@ -32,10 +31,10 @@ from urllib.parse import quote
 import requests
 from kombu import Connection
 
-from tests.support.checkout import REPOSITORY
+from tests.support import docker_ready
 from tests.support.poll import wait_until
 from tests.support.rabbitmq import HELLO_QUEUE, Depth, depth_from_management
-from tests.support.timing import BROKER_CONTAINER, CONSEQUENCE, DOCKER_COMMAND, DRAIN, HTTP_SLOW, PROBE, SHORT_COMMAND
+from tests.support.timing import BROKER_CONTAINER, CONSEQUENCE, DOCKER_COMMAND, DRAIN, HTTP_SLOW, PROBE
 
 # Names this module's containers, and labels them with the test process that made
 # them, so that `remove_stale` finds those of a run killed before its clean-up.
@@ -58,42 +57,25 @@ BLOCKED_STATES = {"blocking", "blocked"}
 
 
 def pinned_image() -> str:
-    """The rabbitmq image of docker-compose.yml's `image:` lines.
+    """The rabbitmq image that docker-compose.yml pins (`docker_ready.pinned_images`).
 
     Raises:
         ValueError: docker-compose.yml names none.
     """
-    compose = (REPOSITORY / "docker-compose.yml").read_text()
-    match = re.search(r"^\s+image:\s*(rabbitmq:\S+)", compose, re.M)
-    if not match:
+    rabbitmq = [image for image in docker_ready.pinned_images() if image.startswith("rabbitmq:")]
+    if not rabbitmq:
         raise ValueError("docker-compose.yml names no rabbitmq image")
-    return match[1]
+    return rabbitmq[0]
 
 
 def _docker(*args: str, timeout: float = DOCKER_COMMAND) -> subprocess.CompletedProcess:
     return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout)
 
 
-def _succeeds(*args: str) -> bool:
-    try:
-        return _docker(*args, timeout=SHORT_COMMAND).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-
-
 def missing_reason() -> str | None:
     """Why a RabbitMQ of our own cannot run here, in one line; None when it can: a Docker
     engine answers, and the pinned rabbitmq image is on this machine (nothing is pulled)."""
-    how = (
-        "as root, `bash tests/containers/engine.sh` starts an engine, and `bash tests/containers/build_standins.sh` "
-        "builds stand-ins of the pinned images where no registry answers"
-    )
-    if not _succeeds("info"):
-        return f"No Docker engine answers (`docker info` failed): {how}."
-    image = pinned_image()
-    if not _succeeds("image", "inspect", image):
-        return f"The pinned image {image} is not on this machine: {how}."
-    return None
+    return docker_ready.missing_reason(images=[pinned_image()], compose=False)
 
 
 def remove_stale() -> list[str]:
