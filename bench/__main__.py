@@ -13,19 +13,19 @@ import os
 import sys
 from pathlib import Path
 
-from bench import drain, enqueue, http, latency, startup, targets
-from bench.context import Bench
+from bench import bounded_publish, drain, enqueue, http, latency, startup, targets
+from bench.context import VHOST_PREFIX, Bench
 from bench.report import machine_facts, render
+from tests.support import checkout
 from tests.support.rabbitmq import VHost, sweep_stale
 
 # Under measured/ (git-ignored), not BENCHMARKS.md itself: a tracked file changed by
 # `make bench` would make a learner's next `git checkout` of a step fail. A maintainer
 # copies it in on purpose with `make figures`.
 OUTPUT = Path(__file__).resolve().parents[1] / "measured" / "BENCHMARKS.md"
-VHOST_PREFIX = "hello-queue-bench"
 # The order they run in: those that need no stack, or the one stack, first; the
 # start-up section, which starts its own, last. BENCHMARKS.md numbers them by topic.
-SECTIONS = [enqueue, http, latency, drain, startup]
+SECTIONS = [enqueue, http, latency, bounded_publish, drain, startup]
 
 COSTS = "What the demo's safety settings cost, and why it keeps them"
 INTRO = """\
@@ -47,7 +47,7 @@ than tables of two machines.
 `make test`, and wrk (it installs Debian's package where it may). It runs the
 demo in a RabbitMQ vhost of its own and takes under 10 minutes.
 `.venv/bin/python -m bench http latency` reruns only the sections named
-(http, enqueue, drain, latency, startup), and prints without writing anything.
+(http, enqueue, drain, latency, bounded_publish, startup), and prints without writing anything.
 """
 
 
@@ -69,6 +69,10 @@ def main(names: list[str]) -> None:
     sweep_stale(VHOST_PREFIX)
     vhost = VHost(VHOST_PREFIX)
     vhost.create()
+    # The demo runs from a copy of this working tree, as in `make test`
+    # (tests/support/checkout.py): its own .run/, so a `make run` of yours may go on.
+    checkout.remove_stale()
+    checkout.create()
     bench = Bench(vhost)
     try:
         sections = [section.measure(bench) for section in chosen]
@@ -77,6 +81,7 @@ def main(names: list[str]) -> None:
             bench.stop_stack()
         finally:
             vhost.delete()
+            checkout.remove()
     sections.sort(key=lambda section: int(section.title.split(".")[0]))
     facts = "\n".join(f"- {fact}" for fact in machine_facts(started, load_before))
     parts = [INTRO.format(runs=bench.runs), "## The machine", facts, *map(render, sections)]

@@ -5,6 +5,8 @@ import sys
 from tests.support.rabbitmq import VHost
 from tests.support.stack import Stack, start_demo
 
+# Every vhost of a `make bench` run is named so: a killed run's are swept by the next.
+VHOST_PREFIX = "hello-queue-bench"
 # Every figure is measured this many times (min / median / max over the runs).
 RUNS = 3
 

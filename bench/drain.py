@@ -35,13 +35,14 @@ from kombu import Connection
 from bench.context import Bench
 from bench.enqueue import celery_producer
 from bench.report import Metric, Row, Section, number
+from tests.support.checkout import CHECKOUT
 from tests.support.poll import wait_until
 from tests.support.rabbitmq import HELLO_QUEUE, VHost
 from tests.support.results import REDIS_URL
-from tests.support.stack import ROOT, supervisorctl
+from tests.support.stack import supervisorctl
 from worker.completions import completions_key
 
-CELERY = str(ROOT / ".venv" / "bin" / "celery")
+CELERY = str(CHECKOUT / ".venv" / "bin" / "celery")
 # Tasks per run: the demo's worker and the baseline drain 10,000 (the issue's
 # pile); each of the table's 18 cells drains fewer, three times, so that `make
 # bench` stays within 10 minutes. Rates per task do not depend on the pile's size
@@ -173,7 +174,7 @@ def worker(command: list[str], env: dict[str, str], node: str, app: Celery) -> I
         AssertionError: it did not answer within 30 s.
     """
     process = subprocess.Popen(
-        command, cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        command, cwd=CHECKOUT, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     try:
         wait_until(lambda: app.control.ping(destination=[node], timeout=0.5), 30, f"{node} to answer a ping")

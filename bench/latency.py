@@ -13,6 +13,8 @@ import json
 import statistics
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from urllib.parse import urlsplit
 
 from celery import Celery
@@ -139,27 +141,38 @@ def one_run(web_url: str, producer: Celery, events: Events, count: int) -> dict[
     return delays
 
 
-def measure(bench: Bench) -> Section:
-    """Measure `bench.runs` runs of POSTS tasks each on the demo's idle worker."""
-    stack = bench.stack()
-    celery = Celery("bench-latency", broker=bench.vhost.broker_url)
-    producer = celery_producer(bench.vhost.broker_url, confirm=True)  # the web app's settings
-    # Each reply: {worker name: {"ok": "task events enabled"}}, or "... already enabled".
+@contextmanager
+def task_events(broker_url: str) -> Iterator[Events]:
+    """Celery's task events of the workers on `broker_url`, turned on for the while
+    (`celery control enable_events`) and off again unless they were on already.
+
+    Raises:
+        AssertionError: no worker answered, or no worker-heartbeat event came.
+    """
+    celery = Celery("bench-latency", broker=broker_url)
     replies = celery.control.enable_events(reply=True, timeout=5, limit=1)
-    assert replies, "worker_hello did not answer `enable_events`"
+    assert replies, f"no worker on {broker_url} answered `enable_events`"
     were_on = any("already" in answer.get("ok", "") for reply in replies for answer in reply.values())
-    figures: dict[str, dict[str, list[float]]] = {key: {"p50": [], "p99": []} for key in ROWS}
     try:
         with Events(celery) as events:
-            one_run(stack.web_url, producer, events, 10)  # untimed: connections opened, code loaded
-            for run in range(bench.runs):
-                bench.log(f"Latency run {run + 1}/{bench.runs}: {POSTS} tasks sent, {POSTS} POSTs")
-                for key, delays in one_run(stack.web_url, producer, events, POSTS).items():
-                    figures[key]["p50"].append(statistics.median(delays))
-                    figures[key]["p99"].append(percentile(delays, 99))
+            yield events
     finally:
         if not were_on:
             celery.control.disable_events()
+
+
+def measure(bench: Bench) -> Section:
+    """Measure `bench.runs` runs of POSTS tasks each on the demo's idle worker."""
+    stack = bench.stack()
+    producer = celery_producer(bench.vhost.broker_url, confirm=True)  # the web app's settings
+    figures: dict[str, dict[str, list[float]]] = {key: {"p50": [], "p99": []} for key in ROWS}
+    with task_events(bench.vhost.broker_url) as events:
+        one_run(stack.web_url, producer, events, 10)  # untimed: connections opened, code loaded
+        for run in range(bench.runs):
+            bench.log(f"Latency run {run + 1}/{bench.runs}: {POSTS} tasks sent, {POSTS} POSTs")
+            for key, delays in one_run(stack.web_url, producer, events, POSTS).items():
+                figures[key]["p50"].append(statistics.median(delays))
+                figures[key]["p99"].append(percentile(delays, 99))
     section = Section(
         title="4. Latency: from POST /hello to the task running",
         intro=(

@@ -16,14 +16,15 @@ from kombu import Connection
 
 from bench.context import Bench
 from bench.report import Metric, Row, Section
+from tests.support.checkout import CHECKOUT
 from tests.support.poll import wait_until
 from tests.support.rabbitmq import HELLO_QUEUE
-from tests.support.stack import ROOT, LoggedProcess, Stack, free_port, page_answers
+from tests.support.stack import LoggedProcess, Stack, free_port, page_answers
 
 POLL = 0.005  # seconds between two looks
 # The demo's worker command (supervisord.conf's [program:worker_hello]) under another node
 # name, less --without-mingle --without-gossip, which the rows vary.
-WORKER = [str(ROOT / ".venv" / "bin" / "celery"), "--app", "worker.celery_app", "worker", "--queues", HELLO_QUEUE]
+WORKER = [str(CHECKOUT / ".venv" / "bin" / "celery"), "--app", "worker.celery_app", "worker", "--queues", HELLO_QUEUE]
 WORKER += ["--hostname", "bench@%h", "--concurrency", "2", "--loglevel", "INFO"]
 WITHOUT = ["--without-mingle", "--without-gossip"]
 ROWS = {
