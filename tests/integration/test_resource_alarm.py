@@ -22,29 +22,25 @@ import datetime
 import os
 import re
 import time
-import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import TypeVar
+from collections.abc import Iterator
 
 import pytest
-import requests
 
 from app.alarms import CONTINUITY
 from tests.integration.conftest import PROGRAMS
 from tests.support import demo_doc
+from tests.support.alarm_clicks import Click, click, dropped_or_never_delivered, refused_task, status
 from tests.support.checkout import ARTIFACTS
 from tests.support.own_rabbitmq import OwnRabbitMQ, missing_reason, remove_stale
-from tests.support.poll import wait_until
+from tests.support.poll import wait_for, wait_until
 from tests.support.rabbitmq import HELLO_QUEUE, Depth
 from tests.support.reliability import Row, record
 from tests.support.results import wait_for_success
 from tests.support.stack import Stack, free_port, post_hello, post_hellos, supervisorctl
-from tests.support.timing import CLICK_ANSWER, CONSEQUENCE, DRAIN, FOLLOWS, HTTP, HTTP_SLOW, SERVICE, TASK
+from tests.support.timing import CONSEQUENCE, DRAIN, FOLLOWS, SERVICE, TASK
 
 # What each test measured (answers, their times, the alarms' latencies), for a human.
 NOTES = ARTIFACTS / "resource-alarm.txt"
-T = TypeVar("T")
 
 # Docker and the pinned image, checked as the module is collected: pytest folds a
 # module's skip into one line, where a fixture's skip is reported at each test's line.
@@ -60,25 +56,6 @@ def note(line: str) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with NOTES.open("a") as notes:
         notes.write(line + "\n")
-
-
-def wait_for(probe: Callable[[], T], wanted: Callable[[T], bool], timeout: float, what: str) -> T:
-    """Call `probe` until `wanted` holds for what it returns, and return that (`wait_until`).
-
-    Raises:
-        AssertionError: not so after `timeout` seconds; the last value is in the message.
-    """
-    seen: list[T] = []
-
-    def reached() -> bool:
-        seen[:] = [probe()]
-        return wanted(seen[0])
-
-    try:
-        wait_until(reached, timeout, what)
-    except AssertionError as error:
-        raise AssertionError(f"{error}; last seen: {seen[0]!r}") from None
-    return seen[0]
 
 
 @pytest.fixture(scope="module")
@@ -137,65 +114,6 @@ def demo(alarm_stack: Stack, broker: OwnRabbitMQ) -> Iterator[Stack]:
     broker.clear_all_alarms()
     alarm_stack.ensure_running("worker_hello")
     broker.wait_until_idle()
-
-
-@dataclass
-class Click:
-    """One `POST /hello` and its answer: status code, JSON body (None if not JSON), seconds."""
-
-    status: int
-    body: dict | None
-    text: str
-    seconds: float
-
-    def __str__(self) -> str:
-        return f"{self.status} in {self.seconds:.2f} s: {self.text.strip()}"
-
-
-def click(web_url: str, name: str) -> Click:
-    """POST /hello for a task of 1 s, as the page's button does, and time the answer.
-
-    The client gives up after HTTP_SLOW seconds, not gunicorn's 60: a click that hangs
-    fails the test at once (the contract: an answer within CLICK_ANSWER seconds).
-
-    Raises:
-        AssertionError: no answer within HTTP_SLOW seconds.
-    """
-    started = time.monotonic()
-    try:
-        answer = requests.post(web_url + "/hello", json={"name": name, "duration": 1}, timeout=HTTP_SLOW)
-    except requests.Timeout:
-        raise AssertionError(
-            f"POST /hello gave no answer within {HTTP_SLOW} s (the contract: an answer within {CLICK_ANSWER} s)"
-        ) from None
-    seconds = time.monotonic() - started
-    try:
-        body = answer.json()
-    except ValueError:
-        body = None
-    return Click(answer.status_code, body, answer.text, seconds)
-
-
-def refused_task(answer: Click, resource: str, node: str) -> str:
-    """Check that `answer` is the contract's 503 for an alarm of `resource` on `node`, and return its task id.
-
-    Raises:
-        AssertionError: it is not.
-    """
-    assert answer.status == 503, f"POST /hello during a {resource} alarm answered {answer}"
-    assert answer.seconds < CLICK_ANSWER, f"the 503 took {answer.seconds:.2f} s, beyond the {CLICK_ANSWER} s bound"
-    body = answer.body
-    assert isinstance(body, dict), f"the 503 is not JSON: {answer}"
-    assert isinstance(body.get("error"), str) and resource in body["error"], f"its error names no {resource}: {answer}"
-    alarm = body.get("alarm")
-    assert isinstance(alarm, dict), f"its alarm is not an object: {answer}"
-    assert (alarm.get("resource"), alarm.get("node")) == (resource, node), (
-        f"not the {resource} alarm of {node}: {answer}"
-    )
-    task_id = body.get("task_id")
-    assert isinstance(task_id, str) and str(uuid.UUID(task_id)) == task_id, f"its task_id is no UUID: {answer}"
-    assert body.get("will_run") is False, f'its "will_run" is not false: {answer}'
-    return task_id
 
 
 def refused_clicks(demo: Stack, broker: OwnRabbitMQ, resource: str, count: int = 3) -> list[Click]:
@@ -259,30 +177,7 @@ def test_a_click_answered_503_never_runs_once_the_alarm_is_over(
     after = post_hello(demo.web_url, name="Grace", duration=1)
     wait_for_success([after], timeout=TASK)
     demo.wait_for_lines(rf"Task say_hello\[{after}\] succeeded", since=mark, timeout=FOLLOWS)
-    (documented_drop,) = demo_doc.block("ts-6-dropped", doc=demo_doc.TROUBLESHOOTING).splitlines()
-    dropped, never_delivered = [], []
-    for task_id in refused:
-        lines = [line for line in demo.lines[mark:] if f"say_hello[{task_id}]" in line]
-        ran = [line for line in lines if re.search(rf"say_hello\[{task_id}\](: Hello, | succeeded)", line)]
-        assert not ran, f"task {task_id}, answered 503, ran:\n" + "\n".join(ran)
-        drop = rf"say_hello\[{task_id}\]: dropped: its POST /hello was answered 503, so it does not run"
-        if lines:  # its message reached the worker: dropped, and stored as REVOKED
-            assert any(re.search(drop, line) for line in lines), (
-                f"task {task_id} reached the worker, not dropped:\n" + ("\n".join(lines))
-            )
-            demo_doc.assert_lines_appear_in_order(
-                [line for line in lines if "dropped" in line], [documented_drop], "TROUBLESHOOTING.md ts-6-dropped"
-            )
-            wait_for(
-                lambda task_id=task_id: task_answer(demo.web_url, task_id),
-                lambda answer: answer == (200, "REVOKED"),
-                CONSEQUENCE,
-                f"GET /tasks/{task_id} to answer 200 REVOKED",
-            )
-            dropped.append(task_id)
-        else:  # its message never arrived: the app forgot the id
-            assert task_answer(demo.web_url, task_id)[0] == 404, f"GET /tasks/{task_id} of a task never delivered"
-            never_delivered.append(task_id)
+    dropped, never_delivered = dropped_or_never_delivered(demo.lines[mark:], demo.web_url, refused, "ts-6-dropped")
     times = ", ".join(f"{answer.seconds:.2f}" for answer in answers)
     note(
         f"{len(refused)} clicks answered 503 during the {resource} alarm: {len(dropped)} reached the worker once it "
@@ -303,12 +198,6 @@ def test_a_click_answered_503_never_runs_once_the_alarm_is_over(
             f"{len(never_delivered)} never arrived, 0 ran; next click SUCCESS",
         )
     )
-
-
-def task_answer(web_url: str, task_id: str) -> tuple[int, str | None]:
-    """`GET /tasks/<task_id>`: its status code, and the task's state when it is 200."""
-    answer = requests.get(f"{web_url}/tasks/{task_id}", timeout=HTTP)
-    return answer.status_code, answer.json().get("state") if answer.status_code == 200 else None
 
 
 def test_the_worker_drains_hello_queue_during_an_alarm(demo: Stack, broker: OwnRabbitMQ) -> None:
@@ -358,17 +247,6 @@ def test_the_worker_drains_hello_queue_during_an_alarm(demo: Stack, broker: OwnR
             counts=f"5 of 5 SUCCESS in {drained_in:.1f} s, the alarm still on",
         )
     )
-
-
-def status(web_url: str) -> dict:
-    """`GET /status`'s body.
-
-    Raises:
-        AssertionError: it did not answer 200.
-    """
-    answer = requests.get(web_url + "/status", timeout=HTTP)
-    assert answer.status_code == 200, f"GET /status answered {answer.status_code}: {answer.text}"
-    return answer.json()
 
 
 def shown_alarm(web_url: str, broker: OwnRabbitMQ) -> dict:

@@ -142,16 +142,16 @@ class ComposeProject:
         assert result.returncode == 0, f"{command!r}: exit {result.returncode}\n{result.stdout}{result.stderr}"
         return result.stdout.splitlines()
 
-    def run_demo_block(self, key: str) -> None:
-        """Run each command of DEMO.md's console block `key` (`run_demo_command`), and check
-        that it prints the lines the block shows.
+    def run_demo_block(self, key: str, doc: Path = demo_doc.DEMO) -> None:
+        """Run each command of the console block `key` of `doc` (DEMO.md by default;
+        `run_demo_command`), and check that it prints the lines the block shows.
 
         Raises:
             AssertionError: a command failed, or printed other lines.
         """
-        for command in demo_doc.commands(key):
+        for command in demo_doc.commands(key, doc=doc):
             printed = self.run_demo_command(command.command)
-            demo_doc.assert_lines_match(printed, command.expected, f"DEMO.md {key}: {command.command}")
+            demo_doc.assert_lines_match(printed, command.expected, f"{doc.name} {key}: {command.command}")
 
     def redis(self) -> redis.Redis:
         """A client of the stack's Redis, on its host port: the results, and the worker's
