@@ -9,6 +9,13 @@ not block, with one atomic `SET ... NX` each (Redis docs, "SET"): the web app
 claims it as abandoned before it answers 503 (app/publish.py), a worker as started
 before it runs it. Whoever claims first wins.
 
+Redis full (maxmemory reached with the noeviction policy) refuses the worker's
+`SET`, a write, and still answers its `GET`, a read (Redis docs, "Key eviction"):
+the worker then reads the claim, drops a task claimed as abandoned, and runs any
+other. The web app cannot claim a task either while Redis is full: it answers 503,
+"the result backend (Redis) is full, nothing was queued", before it publishes
+(app/errors.py), so no click answered 503 then has a message that could run.
+
 What this refuses to do: drop a task whose claim it cannot read. Redis down means
 no result backend, and the task fails to store its state anyway; a result backend
 other than Redis (rpc://, TROUBLESHOOTING.md case 3) holds no claims, and the web
@@ -18,6 +25,7 @@ app then answers that the task may still run.
 from celery import Task
 from celery.exceptions import Ignore
 from celery.utils.log import get_task_logger
+from redis.exceptions import OutOfMemoryError
 
 logger = get_task_logger(__name__)
 
@@ -44,7 +52,11 @@ def skip_if_abandoned(task: Task) -> None:
     if client is None:  # a result backend other than Redis (rpc://, TROUBLESHOOTING.md case 3): no claims
         return
     key = CLAIM_PREFIX + task.request.id
-    if client.set(key, STARTED, nx=True, ex=task.app.conf.result_expires) or client.get(key) != ABANDONED:
+    try:
+        claimed = client.set(key, STARTED, nx=True, ex=task.app.conf.result_expires)
+    except OutOfMemoryError:  # Redis is full: not claimed, but the claim can still be read
+        claimed = False
+    if claimed or client.get(key) != ABANDONED:
         return
     logger.warning("dropped: its POST /hello was answered 503, so it does not run")
     task.backend.mark_as_revoked(task.request.id, reason="abandoned by the web app (503)", request=task.request)

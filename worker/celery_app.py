@@ -25,6 +25,10 @@ def worker_settings() -> dict:
         # process, reads them. Not `rpc://`: it sends states back to the one client
         # that sent the task; anyone else sees PENDING forever (Celery docs, "Result backends").
         result_backend=os.environ.get("CELERY_RESULT_BACKEND", "redis://localhost:6379/0"),
+        # With a Redis URL, a backend of ours in place of Celery's RedisBackend: when Redis is
+        # full, a task still runs, and each state it could not store is one log line
+        # (worker/redis_full.py). Other schemes (rpc://) keep Celery's own.
+        override_backends={scheme: "worker.redis_full:RedisFullTolerantBackend" for scheme in ("redis", "rediss")},
         # Deserialise JSON only: a pickle message could run any code on this
         # machine (Celery docs, "Security: Serializers").
         accept_content=["json"],
@@ -81,4 +85,8 @@ def worker_settings() -> dict:
 # The worker imports these modules at start. worker.completions, .rejections and
 # .dead_letters hold no task: each connects a signal handler (Celery docs, "Signals").
 celery = Celery("worker", include=["worker.tasks", "worker.completions", "worker.rejections", "worker.dead_letters"])
-celery.conf.update(worker_settings())
+# config_from_object, not conf.update: Celery reads override_backends from the configuration
+# object only (celery/loaders/base.py). force=True reads it now: read lazily, it would wait
+# for a setting other than the result backend's URL, which CELERY_RESULT_BACKEND answers
+# without loading the configuration (celery.app.utils.Settings.result_backend).
+celery.config_from_object(worker_settings(), force=True)

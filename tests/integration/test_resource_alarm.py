@@ -36,7 +36,7 @@ from tests.support.poll import wait_for, wait_until
 from tests.support.rabbitmq import HELLO_QUEUE, Depth
 from tests.support.reliability import Row, record
 from tests.support.results import wait_for_success
-from tests.support.stack import Stack, free_port, post_hello, post_hellos, supervisorctl
+from tests.support.stack import Stack, free_port, post_hello
 from tests.support.timing import CONSEQUENCE, DRAIN, FOLLOWS, SERVICE, TASK
 
 # What each test measured (answers, their times, the alarms' latencies), for a human.
@@ -202,16 +202,7 @@ def test_a_click_answered_503_never_runs_once_the_alarm_is_over(
 
 def test_the_worker_drains_hello_queue_during_an_alarm(demo: Stack, broker: OwnRabbitMQ) -> None:
     mark = len(demo.lines)
-    stopped = supervisorctl("stop", "worker_hello", root=demo.root)
-    assert stopped.returncode == 0, stopped.stdout + stopped.stderr
-    demo.wait_for_state("worker_hello", "STOPPED")
-    piled = post_hellos(demo.web_url, 5, duration=1)
-    wait_until(
-        lambda: broker.exact_depth(HELLO_QUEUE) == Depth(ready=5, consumers=0, unacked=0),
-        SERVICE,
-        "5 tasks Ready in hello_queue, and no consumer",
-        0.5,
-    )
+    piled = demo.pile_up(5, duration=1, depth=broker.exact_depth, timeout=SERVICE)
     broker.raise_alarm("memory")
     try:
         started = time.monotonic()

@@ -10,6 +10,7 @@ import subprocess
 import threading
 import time
 import xmlrpc.client
+from collections.abc import Callable
 from pathlib import Path
 
 import psutil
@@ -20,7 +21,7 @@ from supervisor.xmlrpc import SupervisorTransport
 from scripts import preflight
 from tests.support.checkout import ARTIFACTS, CHECKOUT, free_port
 from tests.support.poll import wait_until
-from tests.support.rabbitmq import VHost
+from tests.support.rabbitmq import HELLO_QUEUE, Depth, VHost
 from tests.support.timing import COMMAND, HTTP, LOG_LINE, PROBE, PROGRAM_STATE, STACK_START
 
 SOCKET = CHECKOUT / ".run" / "supervisor.sock"
@@ -378,6 +379,37 @@ class Stack(LoggedProcess):
     def pid(self, program: str) -> int:
         """`program`'s process id, as supervisord reports it (0 while it does not run)."""
         return self.rpc().supervisor.getProcessInfo(program)["pid"]
+
+    def stop_program(self, program: str) -> None:
+        """`supervisorctl stop PROGRAM`, as DEMO.md does, and wait until supervisord reports it STOPPED.
+
+        Raises:
+            AssertionError: supervisorctl failed (its output is in the message), or `program`
+                did not stop within PROGRAM_STATE seconds.
+        """
+        stopped = supervisorctl("stop", program, root=self.root)
+        assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+        self.wait_for_state(program, "STOPPED")
+
+    def pile_up(self, count: int, duration: float, depth: Callable[[str], Depth | None], timeout: float) -> list[str]:
+        """Stop worker_hello, POST /hello `count` times for tasks of `duration` seconds (`post_hellos`),
+        and wait until `depth(HELLO_QUEUE)` shows them all Ready, with no consumer: DEMO.md step 3.
+
+        Args:
+            depth: a queue's counts as the test reads them: exactly, from the broker, or through
+                the management API, which shows a change up to MANAGEMENT_API seconds late.
+            timeout: seconds to wait for the count.
+
+        Returns:
+            The task ids, in order.
+        """
+        self.stop_program("worker_hello")
+        task_ids = post_hellos(self.web_url, count, duration)
+        piled = Depth(ready=count, consumers=0, unacked=0)
+        wait_until(
+            lambda: depth(HELLO_QUEUE) == piled, timeout, f"{count} tasks Ready in {HELLO_QUEUE}, no consumer", 0.5
+        )
+        return task_ids
 
     def ensure_running(self, program: str) -> None:
         """Start `program` again if a test stopped it, and wait until supervisord reports it RUNNING
