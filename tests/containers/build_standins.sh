@@ -9,8 +9,10 @@
 #
 #   bash tests/containers/engine.sh && bash tests/containers/build_standins.sh
 #
-# An image whose tag exists is not built again (`docker rmi` it to rebuild);
-# the base images (hello-queue-standin-base:SUITE) are shared, built once. At
+# An image whose tag exists is not built again, unless its folder under
+# standins/ changed since (a label holds the folder's checksum): a fresh clone
+# on a machine that built the stand-ins before gets the stand-ins it describes.
+# The base images (hello-queue-standin-base:SUITE) are shared, built once. At
 # the end, one line per stand-in: the tag, and the upstream version that it
 # really carries (Debian may lack the tag's exact release). As root.
 set -euo pipefail
@@ -74,11 +76,16 @@ APT
 
 # The stand-in NAME (a folder of standins/) on Debian SUITE, tagged TAG.
 standin() {
-  local name="$1" suite="$2" tag="$3" context
+  local name="$1" suite="$2" tag="$3" context source
+  source="$(cd "$HERE/standins/$name" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum)"
+  source="${source%% *}"
   if image_exists "$tag"; then
-    [ -n "$(docker image inspect --format "{{index .Config.Labels \"$LABEL\"}}" "$tag")" ] \
-      || echo "build_standins.sh: $tag exists and is no stand-in (no label $LABEL): left as it is" >&2
-    return
+    if [ -z "$(docker image inspect --format "{{index .Config.Labels \"$LABEL\"}}" "$tag")" ]; then
+      echo "build_standins.sh: $tag exists and is no stand-in (no label $LABEL): left as it is" >&2
+      return
+    fi
+    [ "$(docker image inspect --format "{{index .Config.Labels \"$LABEL.source\"}}" "$tag")" != "$source" ] || return
+    echo "build_standins.sh: standins/$name changed since $tag was built: building it again" >&2
   fi
   base_image "$suite"
   echo "build_standins.sh: building $tag" >&2
@@ -87,7 +94,7 @@ standin() {
   # The python stand-in's pip must trust this machine's certificate authorities.
   [ "$name" != python ] || cp /etc/ssl/certs/ca-certificates.crt "$context/"
   docker build --quiet --build-arg "BASE=$BASE_REPO:$suite" --label "$LABEL=debian-$suite" \
-    --tag "$tag" "$context" >/dev/null
+    --label "$LABEL.source=$source" --tag "$tag" "$context" >/dev/null
   rm -rf "$context"
 }
 
