@@ -58,10 +58,15 @@ def producer_settings() -> dict:
             "on_blocked": raise_blocked,
             "client_properties": {"connection_name": "web"},
         },
-        # A broker that does not answer within 2 s is an error (the default is 4 s
-        # per attempt), so that a click is answered within 3 s (app/publish.py).
-        "broker_connection_timeout": 2.0,
-        # The same for Redis, whose default is to wait forever.
+        # A broker that does not answer within 1 s is an error (the default is 4 s
+        # per attempt): the TCP connect and each wait of a new connection's AMQP
+        # handshake (py-amqp's Connection.connect), and GET /status's questions
+        # (app/status.py). 1 s, not 2: gunicorn's one sync worker serves the page's
+        # panel and the clicks in turn, so a click may first wait for a GET /status
+        # that waits on RabbitMQ, then for RabbitMQ itself (1.5 s at most when it
+        # reads nothing, app/publish.py): within 3 s together.
+        "broker_connection_timeout": 1.0,
+        # Redis too (2 s), whose default is to wait forever.
         "redis_socket_connect_timeout": 2.0,
         "redis_socket_timeout": 2.0,
         # Not task_send_sent_event (Flower would list tasks from their sending): one more

@@ -13,6 +13,9 @@ bounds it here comes from py-amqp and kombu:
 - `confirm_timeout` (py-amqp's `basic_publish_confirm`, through kombu and
   `send_task`): the longest wait for the confirm, for a broker that neither confirms
   nor says it is blocked.
+- a socket timeout (`answer_within`): the same bound for every other answer the
+  publish may wait for first, with no time limit of py-amqp's: channel.open,
+  confirm.select and queue.declare, on a connection that has not published yet.
 - `retry=False`: Celery's own publish retry would send the same message again after
   a timeout, up to 4 copies; here only a connection that broke is tried again.
 - `collect()` (kombu): drop the connection without AMQP's polite close, which waits,
@@ -26,8 +29,12 @@ claimed first. Redis is not blocked by RabbitMQ's alarm. Whoever claims first wi
 a click answered 503 never runs, one answered 202 runs at least once.
 """
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import redis
 from celery import Celery
+from kombu import Connection
 from kombu.exceptions import OperationalError
 
 from app.alarms import Alarm, resource_alarms
@@ -98,14 +105,19 @@ def publish_hello(celery: Celery, task_id: str, kwargs: dict) -> None:
             # nothing, and is answered as "unreachable" (app/errors.py).
             producer.connection.ensure_connection(max_retries=0)
             try:
-                celery.send_task(
-                    HELLO_TASK,
-                    kwargs=kwargs,
-                    task_id=task_id,
-                    producer=producer,
-                    retry=False,
-                    confirm_timeout=CONFIRM_TIMEOUT,
-                )
+                # A connection that has not published yet (opened by GET /status, or
+                # just now) first opens its channel, in confirm mode, and declares
+                # hello_queue: on a RabbitMQ that stopped reading, without a bound,
+                # the click would hang until gunicorn's timeout.
+                with answer_within(producer.connection, CONFIRM_TIMEOUT):
+                    celery.send_task(
+                        HELLO_TASK,
+                        kwargs=kwargs,
+                        task_id=task_id,
+                        producer=producer,
+                        retry=False,
+                        confirm_timeout=CONFIRM_TIMEOUT,
+                    )
                 return
             except Blocked:
                 producer.connection.collect()
@@ -119,6 +131,36 @@ def publish_hello(celery: Celery, task_id: str, kwargs: dict) -> None:
                 reason = f"RabbitMQ did not confirm the message within {CONFIRM_TIMEOUT:g} s"
         abandon(celery, task_id, reason)  # raises NotQueued, unless a worker started the task
         return
+
+
+@contextmanager
+def answer_within(connection: Connection, seconds: float) -> Iterator[None]:
+    """Bound each wait for RabbitMQ's answer on `connection` (kombu's, connected) to `seconds`,
+    in the block it guards: the wait raises TimeoutError.
+
+    py-amqp waits for most answers with no time limit (channel.open, confirm.select,
+    queue.declare, channel.close): once connected, its socket blocks without a timeout
+    (amqp/transport.py, `_init_socket`; celery/py-amqp#19). A socket timeout is what
+    its own waits with a timeout use (`having_timeout`). Not `having_timeout` itself:
+    it then restores the timeout on a socket that py-amqp may have closed meanwhile
+    (RabbitMQ closed the connection), and its OSError (EBADF) hides the error that
+    closed it, which publish_hello answers by trying again.
+
+    A transport without a socket (kombu's memory://, in the unit tests) waits for
+    nothing, and gets no bound.
+    """
+    transport = getattr(connection.connection, "transport", None)
+    sock = getattr(transport, "sock", None)
+    if sock is None:
+        yield
+        return
+    before = sock.gettimeout()
+    sock.settimeout(seconds)
+    try:
+        yield
+    finally:
+        if transport.sock is sock:  # not closed meanwhile (py-amqp forgets a socket it closes)
+            sock.settimeout(before)
 
 
 def abandon(celery: Celery, task_id: str, reason: str) -> None:

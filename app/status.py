@@ -20,6 +20,7 @@ from supervisor import childutils
 from app import management_api
 from app.alarms import resource_alarms
 from app.celery_app import HELLO_QUEUE
+from app.publish import answer_within
 
 bp = Blueprint("status", __name__)
 
@@ -47,7 +48,8 @@ def queue_depth(celery: Celery, queue: str) -> QueueDepth:
         queue: the queue's name.
 
     Raises:
-        kombu.exceptions.OperationalError: the broker is unreachable, or refused to answer.
+        kombu.exceptions.OperationalError: the broker is unreachable, refused to
+            answer, or did not answer within broker_connection_timeout.
     """
     # The pool keeps one connection open between calls: the page asks every
     # second, and a new connection each time would flood RabbitMQ's log.
@@ -56,14 +58,20 @@ def queue_depth(celery: Celery, queue: str) -> QueueDepth:
             # Connects if need be, in broker_connection_timeout; a failure is
             # raised as kombu's OperationalError, which the app answers with 503.
             connection.ensure_connection(max_retries=0)
-            with connection.channel() as channel:
+            # Each answer within broker_connection_timeout: on an open connection to a
+            # RabbitMQ that stopped reading, GET /status would otherwise hang, and
+            # gunicorn's one worker with it, clicks included, until its 60 s timeout.
+            with answer_within(connection, connection.connect_timeout), connection.channel() as channel:
                 _, ready, consumers = channel.queue_declare(queue, passive=True)
         except NotFound:  # 404 NOT_FOUND: not declared yet
             ready, consumers = 0, 0
         except connection.channel_errors as error:  # any other refusal (ACCESS_REFUSED, ...)
             raise OperationalError(f"the broker would not tell: {error}") from error
-        except connection.connection_errors as error:  # it died since the last call
+        except TimeoutError as error:  # no answer in time: a frame may be half read
             connection.collect()  # so that the pool connects afresh next time
+            raise OperationalError(f"no answer within {connection.connect_timeout:g} s") from error
+        except connection.connection_errors as error:  # it died since the last call
+            connection.collect()
             raise OperationalError(f"lost the connection to the broker: {error}") from error
         unacked = _management_unacked(connection.userid, connection.password, connection.virtual_host, queue)
     return QueueDepth(name=queue, ready=ready, unacked=unacked, consumers=consumers)

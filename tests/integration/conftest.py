@@ -1,10 +1,13 @@
-"""Integration fixtures: a vhost of our own on the real RabbitMQ, and the real stack
-started with `make run` once for the whole run, handed to each module idle."""
+"""Integration fixtures: a vhost of our own on the real RabbitMQ, the real stack
+started with `make run` once for the whole run, handed to each module idle, and a
+real browser for the modules that test the page."""
 
 from collections.abc import Iterator
 
 import pytest
+from playwright.sync_api import Browser, sync_playwright
 
+from tests.support.browser import launch_chromium
 from tests.support.poll import wait_until
 from tests.support.rabbitmq import HELLO_QUEUE, Depth, VHost, sweep_stale, unreachable_reason
 from tests.support.stack import Stack, held_tasks, start_demo
@@ -107,3 +110,12 @@ def stack(shared_stack: SharedStack, vhost: VHost) -> Stack:
     wait_until(lambda: held_tasks(vhost.broker_url) == [], TASK, "worker_hello to hold no task", interval=0.2)
     session_stack.lines.clear()
     return session_stack
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """A headless Chromium (tests/support/browser.py), for one module's page tests."""
+    with sync_playwright() as playwright:
+        chromium = launch_chromium(playwright)
+        yield chromium
+        chromium.close()

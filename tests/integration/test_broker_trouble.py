@@ -194,7 +194,7 @@ def test_an_unreachable_broker_gets_503_within_3_s_and_both_recover_without_rest
             scenario="Broker unreachable",
             action="RabbitMQ goes away (the test cuts the proxy in front of it), then comes back",
             outcome="`POST /hello` answers 503 in JSON, nothing queued; once it is back, 202 and the task runs",
-            setting="`broker_connection_timeout=2` (producer, app/publish.py); `broker_connection_retry` (worker)",
+            setting="`broker_connection_timeout=1` (producer, app/publish.py); `broker_connection_retry` (worker)",
             counts=f"503 after {refused_in:.2f} s; {len(attempts)} POST(s) to the first 202; task SUCCESS "
             f"{back_in:.1f} s after the broker returned; 0 restarts",
         )

@@ -31,12 +31,13 @@ from tests.integration.conftest import PROGRAMS
 from tests.support import demo_doc
 from tests.support.alarm_clicks import Click, click, dropped_or_never_delivered, refused_task, status
 from tests.support.checkout import ARTIFACTS
-from tests.support.own_rabbitmq import OwnRabbitMQ, missing_reason, remove_stale
+from tests.support.own_broker_demo import demo_on, own_broker
+from tests.support.own_rabbitmq import OwnRabbitMQ, missing_reason
 from tests.support.poll import wait_for, wait_until
 from tests.support.rabbitmq import HELLO_QUEUE, Depth
 from tests.support.reliability import Row, record
 from tests.support.results import wait_for_success
-from tests.support.stack import Stack, free_port, post_hello
+from tests.support.stack import Stack, post_hello
 from tests.support.timing import CONSEQUENCE, DRAIN, FOLLOWS, SERVICE, TASK
 
 # What each test measured (answers, their times, the alarms' latencies), for a human.
@@ -64,16 +65,8 @@ def broker() -> Iterator[OwnRabbitMQ]:
 
     Fails without Docker or the pinned image: only on CI gets this far (`MISSING`).
     """
-    if MISSING:
-        pytest.fail(MISSING, pytrace=False)
-    remove_stale()
-    own = OwnRabbitMQ()
-    try:
-        ready_in = own.start()
-        note(f"{own.image} ({own.node}): docker run to management API and AMQP answering in {ready_in:.1f} s")
+    with own_broker(MISSING, note) as own:
         yield own
-    finally:
-        own.remove()
 
 
 @pytest.fixture(scope="module")
@@ -82,25 +75,8 @@ def alarm_stack(broker: OwnRabbitMQ, checkout_free: None) -> Iterator[Stack]:
 
     (`broker` first: on CI without Docker, each test fails before the shared stack is stopped.)
     """
-    env = {
-        "WEB_PORT": str(free_port()),
-        "CELERY_BROKER_URL": broker.broker_url,
-        "RABBITMQ_MANAGEMENT_URL": broker.management_url,
-    }
-    demo = Stack("resource-alarm", env)
-    try:
-        demo.start(PROGRAMS)
-        wait_until(
-            lambda: (broker.exact_depth(HELLO_QUEUE) or Depth(0, 0)).consumers == 1,
-            SERVICE,
-            "worker_hello to consume hello_queue",
-            0.5,
-        )
-    except BaseException:
-        demo.kill()
-        raise
-    yield demo
-    demo.stop_cleanly()
+    with demo_on(broker, "resource-alarm", PROGRAMS) as demo:
+        yield demo
 
 
 @pytest.fixture

@@ -9,21 +9,13 @@ from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Browser, Page, Request, expect, sync_playwright
+from playwright.sync_api import Browser, Page, Request, expect
 
-from tests.support.browser import RECORD_ROW_STATES, launch_chromium
+from tests.support.browser import RECORD_ROW_STATES
 from tests.support.poll import wait_until
 from tests.support.rabbitmq import HELLO_QUEUE, Depth, VHost
 from tests.support.stack import ARTIFACTS, Stack, supervisorctl
 from tests.support.timing import CONSEQUENCE, FOLLOWS, HTTP_SLOW, MANAGEMENT_API, SERVICE, TASK
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = launch_chromium(playwright)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

@@ -7,6 +7,9 @@ a. a click is answered within CLICK_ANSWER seconds: 503, naming the alarm and it
 b. once the alarm is over, none of those tasks runs: a message that reaches the
    worker is dropped and stored REVOKED (worker/abandoned.py), one that never
    reached RabbitMQ is unknown to the web app (404).
+
+tests/integration/test_broker_stalled.py times its clicks, and checks b, the same way
+for a RabbitMQ that reads nothing (`docker pause`).
 """
 
 import re

@@ -1,5 +1,6 @@
 """A RabbitMQ of a test's own, in a container, for what must never happen to the machine's
-shared one: a resource alarm, which blocks every publisher of the node.
+shared one: a resource alarm, which blocks every publisher of the node, or a freeze
+(`docker pause`), after which it reads from no connection at all.
 
 The container runs the image that docker-compose.yml pins (as
 tests/containers/native_on_rabbitmq4.sh does; a stand-in where no registry answers:
@@ -186,7 +187,7 @@ class OwnRabbitMQ:
         return True
 
     def remove(self) -> None:
-        """Delete the container and its volume (`docker rm -f -v`); nothing if it is gone already."""
+        """Delete the container and its volume (`docker rm -f -v`, paused or not); nothing if it is gone already."""
         _docker("rm", "--force", "--volumes", self.name)
 
     def exists(self) -> bool:
@@ -203,6 +204,47 @@ class OwnRabbitMQ:
         result = _docker("exec", self.name, "rabbitmqctl", *args)
         assert result.returncode == 0, f"rabbitmqctl {' '.join(args)} failed: {result.stdout}{result.stderr}"
         return result.stdout
+
+    # --- A broker that stops reading
+
+    def pause(self) -> None:
+        """Freeze every process of the container: `docker pause`, which uses the cgroup freezer
+        (Docker docs, "docker container pause"), so RabbitMQ neither notices nor reacts.
+
+        What a paused container does to TCP: only its processes are frozen, not its
+        kernel, which keeps every connection up and acknowledges the bytes a client
+        sends, into the socket's receive buffer; a new connection is accepted too (by
+        docker-proxy on the host, and by the container's kernel behind it, into the
+        listen backlog). But RabbitMQ reads nothing and answers nothing: no publisher
+        confirm, no connection.start to begin a new connection's AMQP handshake, no
+        answer from the management API. Nothing is closed or reset: each client waits
+        until a timeout of its own ends the wait, or forever if it has none.
+
+        Raises:
+            AssertionError: `docker pause` failed.
+        """
+        paused = _docker("pause", self.name)
+        assert paused.returncode == 0, f"docker pause {self.name} failed: {paused.stderr.strip()}"
+
+    def unpause(self) -> None:
+        """Thaw the container (`docker unpause`), and wait until its management API and AMQP answer.
+
+        RabbitMQ then reads what each socket buffered meanwhile, in order, as from a slow
+        network: a publish a client wrote before it gave up is routed now, and a
+        connection the client has closed since is closed after its last frame.
+
+        Raises:
+            AssertionError: `docker unpause` failed, or the node did not answer within
+                CONSEQUENCE seconds.
+        """
+        thawed = _docker("unpause", self.name)
+        assert thawed.returncode == 0, f"docker unpause {self.name} failed: {thawed.stderr.strip()}"
+        wait_until(self._answers, CONSEQUENCE, f"{self.name} to answer again once unpaused", 0.5)
+
+    def paused(self) -> bool:
+        """Whether the container is paused now (`docker inspect`: State.Paused)."""
+        state = _docker("inspect", "--format", "{{.State.Paused}}", self.name)
+        return state.stdout.strip() == "true"
 
     # --- Alarms
 
