@@ -20,6 +20,7 @@ from supervisor import childutils
 from app import management_api
 from app.alarms import resource_alarms
 from app.celery_app import HELLO_QUEUE
+from app.failover import connect
 
 bp = Blueprint("status", __name__)
 
@@ -53,9 +54,10 @@ def queue_depth(celery: Celery, queue: str) -> QueueDepth:
     # second, and a new connection each time would flood RabbitMQ's log.
     with celery.pool.acquire(block=True, timeout=2) as connection:
         try:
-            # Connects if need be, in broker_connection_timeout; a failure is
-            # raised as kombu's OperationalError, which the app answers with 503.
-            connection.ensure_connection(max_retries=0)
+            # Connects if need be, to each node of a cluster in turn, each in
+            # broker_connection_timeout (app/failover.py); a failure is raised as
+            # kombu's OperationalError, which the app answers with 503.
+            connect(connection)
             with connection.channel() as channel:
                 _, ready, consumers = channel.queue_declare(queue, passive=True)
         except NotFound:  # 404 NOT_FOUND: not declared yet
