@@ -69,13 +69,16 @@ run: $(VENV)/.run-deps
 	  EXTRA_WORKERS=$$(($$WORKERS - 1)) exec $(VENV)/bin/supervisord -c supervisord.conf
 
 # Once, before `docker compose up`: .env, from .env.example, with a fresh password for
-# RabbitMQ's user and one for Flower's. git and docker ignore it; nothing secret is
-# committed or baked into the image. An existing .env is kept as it is.
+# RabbitMQ's user and one for Flower's, and the cluster's Erlang cookie (step 10).
+# git and docker ignore it; nothing secret is committed or baked into the image. An
+# existing .env is kept as it is.
 .env:
 	@umask 077 && rabbitmq=$$(python3 -c 'import secrets; print(secrets.token_urlsafe(16))') \
 	  && flower=$$(python3 -c 'import secrets; print(secrets.token_urlsafe(16))') \
+	  && cookie=$$(python3 -c 'import secrets; print(secrets.token_hex(32))') \
 	  && sed -e "s/^RABBITMQ_DEFAULT_PASS=$$/RABBITMQ_DEFAULT_PASS=$$rabbitmq/" \
-	    -e "s/^FLOWER_BASIC_AUTH=$$/FLOWER_BASIC_AUTH=flower:$$flower/" .env.example > $@.tmp && mv $@.tmp $@
+	    -e "s/^FLOWER_BASIC_AUTH=$$/FLOWER_BASIC_AUTH=flower:$$flower/" \
+	    -e "s/^RABBITMQ_ERLANG_COOKIE=$$/RABBITMQ_ERLANG_COOKIE=$$cookie/" .env.example > $@.tmp && mv $@.tmp $@
 	@echo "Made .env: RabbitMQ user $$(sed -n 's/^RABBITMQ_DEFAULT_USER=//p' $@) and, for docker compose up," \
 	  "Flower user flower, with fresh passwords (read them there). Next: docker compose up -d --wait rabbitmq redis, then make run (or docker compose up --build)."
 
@@ -144,7 +147,7 @@ lint: $(VENV)/.test-deps
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/hadolint Dockerfile
-	$(VENV)/bin/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
+	$(VENV)/bin/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml docker-compose.cluster.yml
 
 # Re-pin requirements*.txt from requirements*.in (needs pip-tools).
 requirements:

@@ -30,10 +30,13 @@ def producer_settings() -> dict:
         "broker_url": os.environ.get("CELERY_BROKER_URL", "amqp://guest:guest@localhost:5672//"),
         # Routing is the producer's: `say_hello` is published with routing key
         # hello_queue to the default exchange, which delivers it to the queue of that
-        # name. Celery declares that queue durable (kombu's Queue default) and publishes
+        # name (in the cluster, to the topic exchange hello_queue: hello_queue_type
+        # below). Celery declares that queue durable (kombu's Queue default) and publishes
         # persistent messages (delivery_mode 2, task_default_delivery_mode's default):
         # both survive a RabbitMQ restart.
         "task_routes": {"say_hello": {"queue": HELLO_QUEUE}},
+        # hello_queue's type, as the worker declares it too (worker/celery_app.py):
+        **hello_queue_type(os.environ.get("HELLO_QUEUE_TYPE", "classic")),
         # Where the worker stores each task's state and result, and `GET /tasks/<id>`
         # reads them. Redis, not `rpc://`, whose states go back to the sending
         # process only: this app's other processes would see PENDING forever.
@@ -71,6 +74,39 @@ def producer_settings() -> dict:
         "redis_socket_timeout": 2.0,
         # Not task_send_sent_event (Flower would list tasks from their sending): one more
         # message, and confirm, per POST /hello.
+    }
+
+
+def hello_queue_type(queue_type: str) -> dict:
+    """The Celery settings that declare hello_queue as a queue of `queue_type`.
+
+    "classic" (the default: `make run`, the single-node compose, every step before
+    the cluster): a queue on one node, as Celery declares a queue of task_routes
+    unless told otherwise, bound to a direct exchange of its name; for a direct
+    exchange Celery publishes to the default exchange instead.
+    "quorum" (docker-compose.cluster.yml): a copy on each node of a RabbitMQ cluster,
+    kept in step by Raft (RabbitMQ docs, "Quorum Queues"), bound to a topic exchange
+    of its name, which Celery then publishes to: Celery's native delayed delivery (a
+    countdown, a retry's delay, on a quorum queue) cannot reach a queue through a
+    direct exchange (Celery docs, task_create_missing_queue_exchange_type).
+    Producer and worker must agree: RabbitMQ refuses to declare a queue, or an
+    exchange, that exists with another type (PRECONDITION_FAILED).
+
+    Args:
+        queue_type: HELLO_QUEUE_TYPE's value, "classic" or "quorum".
+
+    Returns:
+        task_create_missing_queue_type and task_create_missing_queue_exchange_type
+        (Celery 5.6+, "Configuration and defaults"), for the queues of task_routes.
+
+    Raises:
+        ValueError: `queue_type` is neither.
+    """
+    if queue_type not in ("classic", "quorum"):
+        raise ValueError(f"HELLO_QUEUE_TYPE must be classic or quorum, not {queue_type!r}")
+    return {
+        "task_create_missing_queue_type": queue_type,
+        "task_create_missing_queue_exchange_type": "topic" if queue_type == "quorum" else None,
     }
 
 

@@ -38,6 +38,7 @@ from kombu import Connection
 from kombu.exceptions import OperationalError
 
 from app.alarms import Alarm, resource_alarms
+from app.failover import connect
 
 HELLO_TASK = "say_hello"
 # Seconds to wait for RabbitMQ's confirm of one publish; with a second attempt after
@@ -101,9 +102,10 @@ def publish_hello(celery: Celery, task_id: str, kwargs: dict) -> None:
     """
     for attempt in range(1, ATTEMPTS + 1):
         with celery.producer_or_acquire() as producer:
-            # Connect first, if the pool has no open connection: a failure here wrote
-            # nothing, and is answered as "unreachable" (app/errors.py).
-            producer.connection.ensure_connection(max_retries=0)
+            # Connect first, if the pool has no open connection, to each node of a
+            # cluster in turn (app/failover.py): a failure here wrote nothing, and is
+            # answered as "unreachable" (app/errors.py).
+            connect(producer.connection)
             try:
                 # A connection that has not published yet (opened by GET /status, or
                 # just now) first opens its channel, in confirm mode, and declares

@@ -20,6 +20,7 @@ from supervisor import childutils
 from app import management_api
 from app.alarms import resource_alarms
 from app.celery_app import HELLO_QUEUE
+from app.failover import connect
 from app.publish import answer_within
 
 bp = Blueprint("status", __name__)
@@ -55,9 +56,10 @@ def queue_depth(celery: Celery, queue: str) -> QueueDepth:
     # second, and a new connection each time would flood RabbitMQ's log.
     with celery.pool.acquire(block=True, timeout=2) as connection:
         try:
-            # Connects if need be, in broker_connection_timeout; a failure is
-            # raised as kombu's OperationalError, which the app answers with 503.
-            connection.ensure_connection(max_retries=0)
+            # Connects if need be, to each node of a cluster in turn, each in
+            # broker_connection_timeout (app/failover.py); a failure is raised as
+            # kombu's OperationalError, which the app answers with 503.
+            connect(connection)
             # Each answer within broker_connection_timeout: on an open connection to a
             # RabbitMQ that stopped reading, GET /status would otherwise hang, and
             # gunicorn's one worker with it, clicks included, until its 60 s timeout.

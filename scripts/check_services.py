@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 import redis
 from amqp.exceptions import AccessRefused
 from kombu import Connection
-from kombu.utils.url import maybe_sanitize_url
+from service_urls import masked
 
 
 def broker_problem(url: str, source: str = "") -> str | None:
@@ -39,7 +39,7 @@ def broker_problem(url: str, source: str = "") -> str | None:
         return f"RabbitMQ at {where} refused the user {connection.userid} (ACCESS_REFUSED): check CELERY_BROKER_URL."
     except Exception as error:  # noqa: BLE001 - whatever went wrong, the advice is the same
         return (
-            f"RabbitMQ is not reachable at {maybe_sanitize_url(url)} ({error}). Start one, e.g. "
+            f"RabbitMQ is not reachable at {masked(url)} ({error}). Start one, e.g. "
             "`docker compose up -d --wait rabbitmq redis` (after `make .env`) or `rabbitmq-server -detached`, "
             "or set CELERY_BROKER_URL."
         )
@@ -54,7 +54,7 @@ def result_backend_problem(url: str) -> str | None:
         redis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=3).ping()
     except redis.RedisError as error:
         return (
-            f"Redis, the result backend, is not reachable at {maybe_sanitize_url(url)} ({error}). Start one, e.g. "
+            f"Redis, the result backend, is not reachable at {masked(url)} ({error}). Start one, e.g. "
             "`docker compose up -d --wait rabbitmq redis` (after `make .env`) or `redis-server --daemonize yes`, "
             "or set CELERY_RESULT_BACKEND."
         )

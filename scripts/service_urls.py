@@ -59,9 +59,15 @@ class Services:
 
         The password is masked: terminals and CI logs keep what they show."""
         return (
-            f"RabbitMQ: {maybe_sanitize_url(self.broker_url)} (UI {self.management_url}), "
-            f"Redis: {maybe_sanitize_url(self.result_backend)}; from {self.source}."
+            f"RabbitMQ: {masked(self.broker_url)} (UI {self.management_url}), "
+            f"Redis: {masked(self.result_backend)}; from {self.source}."
         )
+
+
+def masked(url: str) -> str:
+    """`url` with its password shown as `**`, in each URL of a `;`-separated list (a cluster's
+    nodes, Celery's failover URLs): kombu's maybe_sanitize_url masks the first one only."""
+    return ";".join(maybe_sanitize_url(part) for part in url.split(";"))
 
 
 def resolve(environ: Mapping[str, str], dotenv: Path = DOTENV) -> Services:

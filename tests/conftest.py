@@ -18,6 +18,9 @@ from tests.support import checkout, reliability, scheduling
 os.environ.pop("CELERY_BROKER_URL", None)
 # The same holds for CELERY_RESULT_BACKEND and result_backend.
 os.environ.pop("CELERY_RESULT_BACKEND", None)
+# And hello_queue's type (app/celery_app.py): the tests' RabbitMQ holds a classic one, as
+# `make run`'s does; the cluster's tests set quorum in their compose project.
+os.environ.pop("HELLO_QUEUE_TYPE", None)
 
 
 def is_worker(config: pytest.Config) -> bool:

@@ -18,9 +18,15 @@ def worker_settings() -> dict:
         A dict of Celery setting names to values (Celery docs, "Configuration
         and defaults"). `CELERY_BROKER_URL` defaults to a local RabbitMQ.
     """
+    queue_type = os.environ.get("HELLO_QUEUE_TYPE", "classic")
     return dict(
         # --- The essentials: where messages come from, where results go, in what format.
         broker_url=os.environ.get("CELERY_BROKER_URL", "amqp://guest:guest@localhost:5672//"),
+        # hello_queue's type, HELLO_QUEUE_TYPE: classic, or quorum in the cluster, bound to a
+        # topic exchange; declared exactly as the producer declares it (app/celery_app.py,
+        # hello_queue_type, says why). Celery refuses another type when the worker starts.
+        task_create_missing_queue_type=queue_type,
+        task_create_missing_queue_exchange_type="topic" if queue_type == "quorum" else None,
         # Redis keeps each task's state and result, where the web app, another
         # process, reads them. Not `rpc://`: it sends states back to the one client
         # that sent the task; anyone else sees PENDING forever (Celery docs, "Result backends").
@@ -72,6 +78,10 @@ def worker_settings() -> dict:
         # Prefetch: basic.qos(prefetch_count = 1 × --concurrency), one unacked message
         # per pool process; the rest stay Ready in RabbitMQ for whichever worker is
         # free (Celery docs, "Optimizing: Prefetch limits"; the default 4 hoards them).
+        # On a quorum queue, which has no global QoS, Celery sets it per consumer
+        # (worker_detect_quorum_queues), and a retry's delay goes through its
+        # celery_delayed_* queues instead of the worker's memory (native delayed
+        # delivery; Celery docs, "Using RabbitMQ": quorum queues).
         worker_prefetch_multiplier=1,
         # A worker started before RabbitMQ waits for it (Celery 5.3+ warns unless set).
         broker_connection_retry_on_startup=True,

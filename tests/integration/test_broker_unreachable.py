@@ -1,4 +1,5 @@
-"""No broker or no Redis, no hang: POST /hello answers 503 quickly, and `make run` refuses to start."""
+"""No broker or no Redis, no hang: POST /hello answers 503 quickly, and `make run` refuses to start.
+One node of a cluster unreachable, no refusal: the click goes to the next node of CELERY_BROKER_URL."""
 
 import socket
 import subprocess
@@ -13,7 +14,7 @@ from app import create_app
 from tests.support import demo_doc
 from tests.support.rabbitmq import HELLO_QUEUE, Depth, VHost
 from tests.support.stack import CHECKOUT, free_port, learner_env
-from tests.support.timing import SHORT_COMMAND
+from tests.support.timing import CLICK_ANSWER, SHORT_COMMAND
 
 
 @pytest.fixture
@@ -105,3 +106,29 @@ def test_demo_make_run_without_redis_says_so_within_5_s(vhost: VHost, checkout_f
     port = free_port()
     env = {"CELERY_BROKER_URL": vhost.broker_url, "CELERY_RESULT_BACKEND": f"redis://localhost:{port}/0"}
     assert_make_run_refuses("step6-no-redis", env, "localhost:6379", f"localhost:{port}")
+
+
+@pytest.mark.parametrize("first_node", ["refused", "silent"])
+def test_post_hello_goes_to_the_next_node_when_the_first_does_not_answer(
+    first_node: str, quiet_vhost: VHost, request: pytest.FixtureRequest
+) -> None:
+    """Celery's failover URLs, as docker-compose.cluster.yml gives them: the first node gone
+    (refused) or cut off (silent, until broker_connection_timeout), the next one takes the
+    click within the 3 s (app/failover.py), and its message is in hello_queue."""
+    first = (
+        f"amqp://guest:guest@127.0.0.1:{free_port()}//"
+        if first_node == "refused"
+        else request.getfixturevalue("silent_broker")
+    )
+    app = create_app({"broker_url": f"{first};{quiet_vhost.broker_url}"})
+    # The module's vhost has no consumer: what earlier tests queued stays there.
+    before = (quiet_vhost.depth(HELLO_QUEUE) or Depth(ready=0, consumers=0)).ready
+    started = time.monotonic()
+    answer = app.test_client().post("/hello", json={"name": "Ada", "duration": 1})
+    elapsed = time.monotonic() - started
+    assert answer.status_code == 202, answer.json
+    assert elapsed < CLICK_ANSWER, f"the 202 took {elapsed:.2f} s"
+    assert quiet_vhost.depth(HELLO_QUEUE) == Depth(ready=before + 1, consumers=0)
+    # The page's panel reads the queue's depth through the same failover.
+    status = app.test_client().get("/status")
+    assert status.status_code == 200 and status.json["queue"]["ready"] == before + 1, status.json

@@ -43,15 +43,18 @@ DOCKER_VARIABLES = ("DOCKER_HOST", "DOCKER_CONFIG", "DOCKER_CONTEXT", "DOCKER_CE
 
 
 def dot_env(example: str, ports: dict[str, int]) -> str:
-    """A `.env` from the text of `.env.example`: the passwords it leaves empty chosen, and `ports`.
+    """A `.env` from the text of `.env.example`: the secrets it leaves empty chosen, and `ports`.
 
     Raises:
-        ValueError: `.env.example` has no empty `RABBITMQ_DEFAULT_PASS=` or `FLOWER_BASIC_AUTH=` line.
+        ValueError: `.env.example` has no empty `RABBITMQ_DEFAULT_PASS=`, `FLOWER_BASIC_AUTH=` or
+            `RABBITMQ_ERLANG_COOKIE=` line.
     """
     filled = {
         # token_urlsafe: letters, digits, - and _, safe inside the broker's URL (.env.example says so).
         "RABBITMQ_DEFAULT_PASS": secrets.token_urlsafe(16),
         "FLOWER_BASIC_AUTH": f"flower:{secrets.token_urlsafe(16)}",
+        # Letters and digits, as `make .env` makes it (.env.example says so).
+        "RABBITMQ_ERLANG_COOKIE": secrets.token_hex(32),
     }
     text = example
     for variable, value in filled.items():
@@ -78,11 +81,15 @@ class ComposeProject:
         folder: an empty folder for the copy.
         name: the project's name; by default a unique one, so that the project's
             containers, network and volumes are its own.
+        files: the compose files, in the order of `docker compose -f ... -f ...`; by default
+            docker-compose.yml alone. Set as COMPOSE_FILE, so that every command, a
+            DEMO.md one included, applies them (Compose docs, "Environment variables").
     """
 
-    def __init__(self, folder: Path, name: str | None = None) -> None:
+    def __init__(self, folder: Path, name: str | None = None, files: tuple[str, ...] = ()) -> None:
         self.folder = folder
         self.name = name or f"hq-tests-{uuid.uuid4().hex[:8]}"
+        self.files = files
         self.ports = free_ports()
         self.web_url = f"http://127.0.0.1:{self.ports['WEB_PORT']}"
         self.flower_url = f"http://127.0.0.1:{self.ports['FLOWER_PORT']}"
@@ -101,7 +108,8 @@ class ComposeProject:
         """The environment of every command: a second terminal's (no variable of the test
         run, which would override .env's), Docker's own, and the project's name."""
         keep = ("PATH", "HOME", *DOCKER_VARIABLES)
-        return {**{k: os.environ[k] for k in keep if k in os.environ}, "COMPOSE_PROJECT_NAME": self.name}
+        files = {"COMPOSE_FILE": os.pathsep.join(self.files)} if self.files else {}
+        return {**{k: os.environ[k] for k in keep if k in os.environ}, "COMPOSE_PROJECT_NAME": self.name, **files}
 
     def run(self, command: str | list[str], timeout: float = DOCKER_COMMAND) -> subprocess.CompletedProcess:
         """Run `command` (a shell line, or an argument list) in the copy; its exit status unchecked."""

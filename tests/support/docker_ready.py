@@ -14,10 +14,14 @@ HOW_TO_GET_THEM = (
 
 
 def pinned_images() -> list[str]:
-    """The images the project names: the Dockerfile's FROM and docker-compose.yml's `image:`
-    lines, less hello-queue, the one the build makes."""
+    """The images the project names: the Dockerfile's FROM and the `image:` lines of
+    docker-compose.yml and of its cluster overlay, less hello-queue, the one the build makes."""
     dockerfile = re.findall(r"^FROM\s+(\S+)", (REPOSITORY / "Dockerfile").read_text(), re.M)
-    compose = re.findall(r"^\s+image:\s*(\S+)", (REPOSITORY / "docker-compose.yml").read_text(), re.M)
+    compose = [
+        image
+        for name in ("docker-compose.yml", "docker-compose.cluster.yml")
+        for image in re.findall(r"^\s+image:\s*(\S+)", (REPOSITORY / name).read_text(), re.M)
+    ]
     return sorted({image for image in dockerfile + compose if image != "hello-queue"})
 
 

@@ -26,6 +26,7 @@ def test_dot_env_fills_in_the_passwords_and_the_ports(tmp_path: Path) -> None:
     env = read_dot_env(tmp_path / ".env")
     assert re.fullmatch(r"[\w-]{16,}", env["RABBITMQ_DEFAULT_PASS"])
     assert re.fullmatch(r"flower:[\w-]{16,}", env["FLOWER_BASIC_AUTH"])
+    assert re.fullmatch(r"[0-9a-f]{64}", env["RABBITMQ_ERLANG_COOKIE"])
     assert {variable: int(env[variable]) for variable in PORT_VARIABLES} == ports
 
 
@@ -37,6 +38,7 @@ def test_dot_env_refuses_an_example_without_the_empty_password_lines() -> None:
 def test_the_pinned_images_are_those_of_the_dockerfile_and_the_compose_file() -> None:
     # Python from the Dockerfile's FROM, RabbitMQ and Redis from the compose file; not
     # hello-queue, which the build makes. Each at an exact release (digits in its tag).
+    # One RabbitMQ: the cluster overlay's nodes run the compose file's image.
     images = pinned_images()
     assert [image.split(":")[0] for image in images] == ["python", "rabbitmq", "redis"]
     assert all(re.match(r"\d+\.\d+\.\d+", image.split(":")[1]) for image in images), images

@@ -1,7 +1,8 @@
 """The image, the compose file and the Celery settings keep the demo's security promises.
 
 Static checks: the files are read as text (Dockerfile, ignore files) or parsed
-(docker-compose.yml with PyYAML); nothing is built or started. supervisord.conf's
+(docker-compose.yml and its cluster overlay, docker-compose.cluster.yml, with PyYAML);
+nothing is built or started. supervisord.conf's
 promises (a 0700 unix socket, no inet_http_server) are in test_supervisord_conf.py.
 """
 
@@ -20,7 +21,7 @@ from worker.celery_app import worker_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 # A variable name that says it holds a secret.
-SECRET_NAME = re.compile(r"PASS|PWD|SECRET|TOKEN|CREDENTIAL|AUTH", re.IGNORECASE)
+SECRET_NAME = re.compile(r"PASS|PWD|SECRET|TOKEN|CREDENTIAL|AUTH|COOKIE", re.IGNORECASE)
 # A URL with a user and a password in it: scheme://USER:PASSWORD@host, each part text or a
 # ${...} (whose :? message may hold spaces and colons).
 URL_USERINFO = re.compile(r"\w+://((?:\$\{[^}]*\}|[^/\s:@])*):((?:\$\{[^}]*\}|[^/\s@])*)@")
@@ -55,14 +56,19 @@ def dockerfile_instructions() -> list[tuple[str, str]]:
     ]
 
 
-def compose() -> dict:
-    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+# The compose file, and the overlay of DEMO.md step 10 (`-f docker-compose.yml -f docker-compose.cluster.yml`).
+COMPOSE_FILES = ("docker-compose.yml", "docker-compose.cluster.yml")
+
+
+def compose(name: str = "docker-compose.yml") -> dict:
+    return yaml.safe_load((ROOT / name).read_text())
 
 
 def compose_environment() -> list[tuple[str, str, str]]:
-    """Every (service, variable, value) of the compose file's `environment:` sections."""
+    """Every (service, variable, value) of the compose files' `environment:` sections."""
     found = []
-    for name, service in compose()["services"].items():
+    services = [(name, service) for file in COMPOSE_FILES for name, service in compose(file)["services"].items()]
+    for name, service in services:
         environment = service.get("environment") or {}
         if isinstance(environment, list):  # the list form: ["NAME=value", ...]
             environment = dict(item.split("=", 1) for item in environment)
@@ -111,8 +117,9 @@ def test_no_secret_is_baked_into_the_image() -> None:
 
 
 def published_ports() -> list[tuple[str, object]]:
-    """Every (service, port) of the compose file's `ports:` sections, as written."""
-    return [(name, port) for name, service in compose()["services"].items() for port in service.get("ports", [])]
+    """Every (service, port) of the compose files' `ports:` sections, as written."""
+    services = [(name, service) for file in COMPOSE_FILES for name, service in compose(file)["services"].items()]
+    return [(name, port) for name, service in services for port in service.get("ports", [])]
 
 
 def test_published_ports_bind_localhost_only() -> None:
@@ -157,17 +164,22 @@ def test_compose_holds_no_literal_credentials() -> None:
     assert secrets, "no password variable in docker-compose.yml: nothing checked"
     for service, variable, value in secrets:
         assert INTERPOLATION.fullmatch(value), f"{service}: {variable}={value!r} is not a ${{...}}"
-    urls = [(service, variable, URL_USERINFO.search(value)) for service, variable, value in environment]
-    assert [url for url in urls if url[2]], "no URL with a user and password in docker-compose.yml: nothing checked"
+    # Every URL of a value: the cluster's broker URLs are a `;`-separated list.
+    urls = [(where, variable, url) for where, variable, value in environment for url in URL_USERINFO.finditer(value)]
+    assert urls, "no URL with a user and password in the compose files: nothing checked"
     for service, variable, userinfo in urls:
-        if userinfo:
-            for part in userinfo.groups():
-                assert INTERPOLATION.fullmatch(part), f"{service}: {variable} has a literal {part!r}"
+        for part in userinfo.groups():
+            assert INTERPOLATION.fullmatch(part), f"{service}: {variable} has a literal {part!r}"
 
 
 @pytest.mark.parametrize(
     ("service", "variable"),
-    [("rabbitmq", "RABBITMQ_DEFAULT_USER"), ("rabbitmq", "RABBITMQ_DEFAULT_PASS"), ("app", "FLOWER_BASIC_AUTH")],
+    [
+        ("rabbitmq", "RABBITMQ_DEFAULT_USER"),
+        ("rabbitmq", "RABBITMQ_DEFAULT_PASS"),
+        ("app", "FLOWER_BASIC_AUTH"),
+        ("rabbitmq2", "RABBITMQ_ERLANG_COOKIE"),
+    ],
 )
 def test_a_missing_password_stops_compose_with_a_message(service: str, variable: str) -> None:
     environment = {name: value for where, name, value in compose_environment() if where == service}
@@ -186,6 +198,22 @@ def test_env_example_names_every_variable_and_holds_no_secret() -> None:
     for name, value in example.items():
         if SECRET_NAME.search(name):
             assert value == "", f".env.example commits a value for {name}"
+
+
+def test_make_env_fills_in_every_secret_that_env_example_leaves_empty(tmp_path: Path) -> None:
+    # `make .env`, the one command before a first `docker compose up` (with the cluster
+    # overlay too): the Makefile's target, run in a folder of its own.
+    for name in ("Makefile", ".env.example"):
+        (tmp_path / name).write_text((ROOT / name).read_text())
+    subprocess.run(["make", "--silent", ".env"], cwd=tmp_path, capture_output=True, check=True)
+    made = tmp_path / ".env"
+    assert made.stat().st_mode & 0o777 == 0o600, "readable by its owner only"
+    values = dict(line.split("=", 1) for line in made.read_text().splitlines() if "=" in line and line[0] != "#")
+    secrets = {name: value for name, value in values.items() if SECRET_NAME.search(name)}
+    assert set(secrets) == {name for name in env_example() if SECRET_NAME.search(name)}
+    assert all(secrets.values()), f"left empty: {[name for name, value in secrets.items() if not value]}"
+    # The Erlang cookie: letters and digits (RabbitMQ docs, "Clustering": up to 255).
+    assert re.fullmatch(r"[0-9a-f]{64}", secrets["RABBITMQ_ERLANG_COOKIE"])
 
 
 @pytest.mark.parametrize("ignore_file", [".gitignore", ".dockerignore"])

@@ -47,6 +47,15 @@ def test_the_environment_wins_over_dotenv(tmp_path: Path) -> None:
     assert resolve({**given, "RABBITMQ_MANAGEMENT_URL": "http://m:1"}, dotenv).source == "the environment"
 
 
+def test_the_start_line_masks_the_password_of_every_node_of_a_cluster(tmp_path: Path) -> None:
+    # Celery's failover URLs, one per node (docker-compose.cluster.yml): kombu's
+    # maybe_sanitize_url alone would mask the first password only.
+    nodes = "amqp://ada:pw1@rabbitmq:5672//;amqp://ada:pw2@rabbitmq2:5672//"
+    line = resolve({"CELERY_BROKER_URL": nodes}, tmp_path / ".env").start_line()
+    assert line.startswith("RabbitMQ: amqp://ada:**@rabbitmq:5672//;amqp://ada:**@rabbitmq2:5672// (UI ")
+    assert "pw" not in line
+
+
 def test_a_password_that_needs_quoting_is_quoted(tmp_path: Path) -> None:
     dotenv = tmp_path / ".env"
     dotenv.write_text("RABBITMQ_DEFAULT_USER=hello\nRABBITMQ_DEFAULT_PASS='p@ss/word'\n")
