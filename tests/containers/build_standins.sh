@@ -84,7 +84,7 @@ standin() {
       echo "build_standins.sh: $tag exists and is no stand-in (no label $LABEL): left as it is" >&2
       return
     fi
-    [ "$(docker image inspect --format "{{index .Config.Labels \"$LABEL.source\"}}" "$tag")" != "$source" ] || return
+    [ "$(docker image inspect --format "{{index .Config.Labels \"$LABEL.source\"}}" "$tag")" != "$source" ] || return 0
     echo "build_standins.sh: standins/$name changed since $tag was built: building it again" >&2
   fi
   base_image "$suite"
