@@ -28,8 +28,11 @@ from tests.support.checkout import REPOSITORY, copy_working_tree, free_port
 from tests.support.poll import wait_until
 from tests.support.timing import DOCKER_COMMAND, DOCKER_HEALTHY, HTTP, SETUP, STACK_START
 
-# The image that docker-compose.yml's app service builds, and its worker service runs.
-APP_IMAGE = "hello-queue"
+# The image that docker-compose.yml's app service builds, and its worker service runs:
+# hello-queue, or HELLO_QUEUE_IMAGE. Each project of the tests names its own, a tag of
+# this repository: another checkout's tests, building at the same time, would otherwise
+# retag the name under it, and `docker compose up --scale` recreate its app container.
+APP_REPOSITORY = "hello-queue"
 # The host ports that docker-compose.yml publishes, each a variable of .env.
 PORT_VARIABLES = ("WEB_PORT", "FLOWER_PORT", "RABBITMQ_PORT", "RABBITMQ_MANAGEMENT_PORT", "REDIS_PORT")
 # What DEMO.md's commands say, and where the demo listens by default: moved to this stack's ports.
@@ -89,6 +92,7 @@ class ComposeProject:
     def __init__(self, folder: Path, name: str | None = None, files: tuple[str, ...] = ()) -> None:
         self.folder = folder
         self.name = name or f"hq-tests-{uuid.uuid4().hex[:8]}"
+        self.app_image = f"{APP_REPOSITORY}:{self.name}"
         self.files = files
         self.ports = free_ports()
         self.web_url = f"http://127.0.0.1:{self.ports['WEB_PORT']}"
@@ -109,7 +113,12 @@ class ComposeProject:
         run, which would override .env's), Docker's own, and the project's name."""
         keep = ("PATH", "HOME", *DOCKER_VARIABLES)
         files = {"COMPOSE_FILE": os.pathsep.join(self.files)} if self.files else {}
-        return {**{k: os.environ[k] for k in keep if k in os.environ}, "COMPOSE_PROJECT_NAME": self.name, **files}
+        return {
+            **{k: os.environ[k] for k in keep if k in os.environ},
+            "COMPOSE_PROJECT_NAME": self.name,
+            "HELLO_QUEUE_IMAGE": self.app_image,
+            **files,
+        }
 
     def run(self, command: str | list[str], timeout: float = DOCKER_COMMAND) -> subprocess.CompletedProcess:
         """Run `command` (a shell line, or an argument list) in the copy; its exit status unchecked."""
@@ -242,7 +251,7 @@ class ComposeProject:
             return status == "healthy"
 
         wait_until(healthy, DOCKER_HEALTHY, "Docker to report the app container healthy", interval=0.5)
-        self.built_image = self.image_id(APP_IMAGE)
+        self.built_image = self.image_id(self.app_image)
         return time.monotonic() - started
 
     def image_id(self, image: str) -> str | None:
@@ -257,10 +266,10 @@ class ComposeProject:
         image is left behind. An image under that name that this project did not build (another
         checkout's build, meanwhile) is left alone."""
         ours = self.built_image
-        current = self.image_id(APP_IMAGE)
+        current = self.image_id(self.app_image)
         if ours is None or current is None or current == ours or current not in self.images_run:
             return
-        self.run(["docker", "tag", ours, APP_IMAGE])
+        self.run(["docker", "tag", ours, self.app_image])
         self.run(["docker", "image", "rm", current])
 
     def logs(self, *services: str) -> str:
@@ -269,7 +278,8 @@ class ComposeProject:
 
     def down(self) -> None:
         """`docker compose down -v --remove-orphans`: stop and remove every container, network and
-        volume of the project (images stay, for the next run).
+        volume of the project, and its name for the app image (the images' layers stay, for
+        the next run).
 
         Raises:
             AssertionError: it failed, or something of the project is left.
@@ -285,6 +295,9 @@ class ComposeProject:
         left += [f"network {n}" for n in self._labelled("network").split()]
         left += [f"volume {v}" for v in volumes if self.run(["docker", "volume", "inspect", v]).returncode == 0]
         assert not left, f"docker compose down left {left}"
+        # The project's name for the app image goes too; --no-prune keeps the layers
+        # under it, the next project's build cache.
+        self.run(["docker", "image", "rm", "--no-prune", self.app_image])
 
     def _labelled(self, kind: str) -> str:
         """The ids of the containers (stopped ones too) or networks labelled as this project's."""

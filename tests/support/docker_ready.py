@@ -15,14 +15,15 @@ HOW_TO_GET_THEM = (
 
 def pinned_images() -> list[str]:
     """The images the project names: the Dockerfile's FROM and the `image:` lines of
-    docker-compose.yml and of its cluster overlay, less hello-queue, the one the build makes."""
+    docker-compose.yml and of its cluster overlay, less the one the build makes (hello-queue,
+    or HELLO_QUEUE_IMAGE)."""
     dockerfile = re.findall(r"^FROM\s+(\S+)", (REPOSITORY / "Dockerfile").read_text(), re.M)
     compose = [
         image
         for name in ("docker-compose.yml", "docker-compose.cluster.yml")
         for image in re.findall(r"^\s+image:\s*(\S+)", (REPOSITORY / name).read_text(), re.M)
     ]
-    return sorted({image for image in dockerfile + compose if image != "hello-queue"})
+    return sorted({image for image in dockerfile + compose if "HELLO_QUEUE_IMAGE" not in image})
 
 
 def _succeeds(*command: str) -> bool:

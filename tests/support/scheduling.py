@@ -3,10 +3,10 @@ tests/conftest.py registers.
 
 A module's tests go to one process, one after the other, since they share its
 fixtures (a stack, a proxy): xdist's `--dist loadfile`. All of tests/containers/
-go to one process too: its modules share one `docker compose` project, and the
-image name it builds (`hello-queue`), which a second project in another process
-would rebuild and retag under the first (seen: `docker compose up --scale` then
-recreated the app container).
+go to one process too: its modules share one `docker compose` project (and
+before each project named its own app image, tests/support/compose.py, a second
+project in another process rebuilt and retagged `hello-queue` under the first:
+`docker compose up --scale` then recreated the app container).
 
 Not xdist's `--dist loadgroup` with `xdist_group` marks: pytest-xdist 3.8 groups by
 renaming each test's node id, which pytest 9 no longer lets it do, so every test
