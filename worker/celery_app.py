@@ -1,10 +1,13 @@
 """The worker's Celery object: a consumer only, which supervisord's `[program:worker_hello]`
-starts with `celery --app worker.celery_app worker --queues hello_queue`. No `task_routes`:
-routing is the producer's business; the worker only says which queue it consumes."""
+starts with `celery --app worker.celery_app worker --queues hello_queue`. Routing is the
+producer's business: the worker says which queue it consumes, and routes only the messages
+it sends itself, a task's retries, as the producer does."""
 
 import os
 
 from celery import Celery
+
+from worker.deliveries import worker_lost_settings
 
 # Seconds that results stay in the result backend. The web app forgets the task
 # ids it issued after as long (app/celery_app.py): keep the two equal.
@@ -27,6 +30,13 @@ def worker_settings() -> dict:
         # hello_queue_type, says why). Celery refuses another type when the worker starts.
         task_create_missing_queue_type=queue_type,
         task_create_missing_queue_exchange_type="topic" if queue_type == "quorum" else None,
+        # A retry is a message the worker sends: to hello_queue, as the producer routes
+        # say_hello. Celery then sees hello_queue's topic exchange, and a retry's countdown
+        # on a quorum hello_queue waits in RabbitMQ (native delayed delivery, Celery's
+        # celery_delayed_* queues); without a route it would look at Celery's default queue,
+        # `celery`, on a direct exchange, and hold the retry in the worker's memory instead
+        # (celery/app/base.py, send_task). On a classic hello_queue the retry goes where it went.
+        task_routes={"say_hello": {"queue": "hello_queue"}},
         # Redis keeps each task's state and result, where the web app, another
         # process, reads them. Not `rpc://`: it sends states back to the one client
         # that sent the task; anyone else sees PENDING forever (Celery docs, "Result backends").
@@ -61,13 +71,14 @@ def worker_settings() -> dict:
         # a worker that dies mid-task leaves its message in RabbitMQ, to be delivered
         # again (Celery docs, task_acks_late). The price: tasks must be safe to repeat.
         task_acks_late=True,
-        # A pool process killed (SIGKILL, out of memory): send the task again, as
-        # retry() would, with retries + 1, and ack the old message; once max_retries
-        # are spent, FAILURE and ack, so a poison message does not loop forever
-        # (task_retry_on_worker_lost; worker/dead_letters.py keeps a copy).
-        task_retry_on_worker_lost=True,
-        # Should that retry's publish fail (broker gone), requeue instead (basic.reject).
-        task_reject_on_worker_lost=True,
+        # A pool process killed (SIGKILL, out of memory), on a classic hello_queue: send the
+        # task again, as retry() would, with retries + 1, and ack the old message; once
+        # max_retries are spent, FAILURE and ack, so a poison message does not loop forever
+        # (task_retry_on_worker_lost; worker/dead_letters.py keeps a copy). Should that
+        # retry's publish fail (broker gone), requeue instead (task_reject_on_worker_lost).
+        # On a quorum hello_queue, requeue only: RabbitMQ counts the deliveries of the same
+        # message, and dead-letters it past its delivery-limit (worker/deliveries.py).
+        **worker_lost_settings(queue_type),
         # A redelivered message whose task already stored SUCCESS (the worker died
         # before its basic.ack reached RabbitMQ) is acked, not run again; one Redis
         # read per redelivered message (worker_deduplicate_successful_tasks).

@@ -14,20 +14,39 @@ RabbitMQ refuses to declare an existing queue with other arguments
 (PRECONDITION_FAILED): every producer and worker, of every version and every
 `Step N:` of this history, would have to declare hello_queue alike, and the
 hello_queue that a learner's RabbitMQ already holds would have to be deleted first.
+In the cluster, whose hello_queue is a new quorum queue, RabbitMQ does count, through a
+policy rather than arguments (worker/deliveries.py, worker/broker_dead_letters.py), and
+this handler is not called: Celery stores no FAILURE for a message it puts back.
 """
 
 from typing import Any
 
-from celery import Task
+from celery import Celery, Task
 from celery.exceptions import WorkerLostError
 from celery.signals import task_failure
 from celery.utils.log import get_logger
+from kombu import Queue
 
 logger = get_logger(__name__)
 
 DEAD_LETTER_QUEUE = "hello_queue.dlq"
 # The header that says why the copy is there: what RabbitMQ's UI shows beside it.
 REASON_HEADER = "x-dead-letter-reason"
+
+
+def dead_letter_queue(app: Celery) -> Queue:
+    """hello_queue.dlq as Celery declares a queue that a task is sent to and no route names
+    (Queues.new_missing): of hello_queue's type (task_create_missing_queue_type), bound to an
+    exchange of its name. Whoever declares it first must declare it so: RabbitMQ refuses a
+    queue, or an exchange, declared again with other arguments (PRECONDITION_FAILED).
+
+    Args:
+        app: the worker's Celery object.
+
+    Returns:
+        The queue, not yet bound to a channel.
+    """
+    return app.amqp.queues.new_missing(DEAD_LETTER_QUEUE)
 
 
 # task_failure is sent in the worker's main process for a lost pool process, once
@@ -52,7 +71,7 @@ def dead_letter(sender: Task, exception: BaseException, **_: Any) -> None:
     request = sender.request
     deliveries = request.retries + 1
     reason = f"its pool process died on each of {deliveries} deliveries ({exception})"
-    queue = sender.app.amqp.queues.new_missing(DEAD_LETTER_QUEUE)
+    queue = dead_letter_queue(sender.app)
     try:
         sender.signature_from_request(request, retries=0).apply_async(
             queue=queue, headers={REASON_HEADER: reason, "x-deliveries": deliveries}

@@ -7,10 +7,12 @@ Celery and RabbitMQ do then.
   TransientError, and `self.retry` sends the message again after a countdown that
   doubles. The stored state is RETRY until the next attempt starts.
 - `poison` (the page's Poison checkbox): every delivery SIGKILLs its own pool
-  process. With task_retry_on_worker_lost (worker/celery_app.py) Celery sends the
-  task again, with retries + 1, until say_hello's max_retries are spent: the message
-  is delivered DELIVERIES_WHEN_LOST times, then FAILURE, and worker/dead_letters.py
-  keeps a copy in hello_queue.dlq, instead of a loop forever.
+  process. The message is delivered DELIVERIES_WHEN_LOST times, counted by Celery
+  (task_retry_on_worker_lost: a retry, with retries + 1, until say_hello's max_retries
+  are spent; worker/dead_letters.py keeps a copy in hello_queue.dlq) or, in the cluster,
+  by RabbitMQ (the same message back in hello_queue, until its delivery-limit; then
+  RabbitMQ dead-letters it to hello_queue.dlq): worker/deliveries.py sets the two side
+  by side. Instead of a loop forever.
 
 `poison` is keyword-only in say_hello's signature: a message that passes arguments
 by position keeps the meaning it had before `poison` existed, and one with a
@@ -25,15 +27,14 @@ from celery import Task
 from celery.utils.log import get_task_logger
 from celery.utils.time import get_exponential_backoff_interval
 
+from worker.deliveries import DELIVERIES_WHEN_LOST, delivery_number
+
 # A task logger: Celery's TaskFormatter prefixes each line with the running task,
 # `say_hello[<id>]:`, whichever module logs it.
 logger = get_task_logger(__name__)
 
 # The most attempts `fail_times` may spoil; the web app accepts 0 to 5.
 MAX_RETRIES = 5
-# Deliveries of a message whose pool process dies every time (`poison`, a segfault,
-# the out-of-memory killer): the first and 4 retries (say_hello's max_retries).
-DELIVERIES_WHEN_LOST = 5
 
 
 class TransientError(Exception):
@@ -48,7 +49,8 @@ def inject_faults(task: Task, *, fail_times: int, poison: bool) -> None:
             many attempts came before this one.
         fail_times: how many first attempts fail (0 to 5), each retried after 1, 2,
             4, 8, 16 s.
-        poison: kill this pool process with SIGKILL, on every delivery.
+        poison: kill this pool process with SIGKILL, on every delivery of its message
+            (`task.request.delivery_info` and its headers say which one: `delivery_number`).
 
     Returns:
         None: the attempt goes on (no fault asked, or its failing attempts are spent).
@@ -60,7 +62,8 @@ def inject_faults(task: Task, *, fail_times: int, poison: bool) -> None:
     """
     attempt = task.request.retries + 1
     if poison:
-        logger.error("poison: killing my own pool process (delivery %d of %d)", attempt, DELIVERIES_WHEN_LOST)
+        delivery = delivery_number(task.request.retries, task.request.delivery_info, vars(task.request))
+        logger.error("poison: killing my own pool process (delivery %d of %d)", delivery, DELIVERIES_WHEN_LOST)
         # SIGKILL, which no Python code can catch or clean up after: what a segfault
         # in a C extension or the kernel's out-of-memory killer does to a process.
         os.kill(os.getpid(), signal.SIGKILL)

@@ -10,8 +10,10 @@ from celery.utils.log import get_task_logger
 
 from worker.abandoned import skip_if_abandoned
 from worker.arguments import check_say_hello_arguments
+from worker.broker_dead_letters import BrokerCountedRequest
 from worker.celery_app import celery
-from worker.fault_injection import DELIVERIES_WHEN_LOST, inject_faults
+from worker.deliveries import DELIVERIES_WHEN_LOST
+from worker.fault_injection import inject_faults
 
 logger = get_task_logger(__name__)
 
@@ -25,7 +27,16 @@ PROGRESS_INTERVAL = 1.0
 # case 2). bind=True passes the task as `self`
 # (self.request: what the worker knows of the message). max_retries, default_retry_delay
 # (s): for a task whose pool process dies (task_retry_on_worker_lost; worker/fault_injection.py).
-@celery.task(name="say_hello", bind=True, max_retries=DELIVERIES_WHEN_LOST - 1, default_retry_delay=1)
+# Request: what the worker's main process does with each message, Celery's own and, where
+# RabbitMQ counts the deliveries of a message whose pool process dies, a line and a state
+# for each (worker/broker_dead_letters.py).
+@celery.task(
+    name="say_hello",
+    bind=True,
+    max_retries=DELIVERIES_WHEN_LOST - 1,
+    default_retry_delay=1,
+    Request=BrokerCountedRequest,
+)
 def say_hello(
     self: Task,
     name: str = "world",
