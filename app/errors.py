@@ -40,8 +40,15 @@ def register(app: Flask) -> None:
     @app.errorhandler(NotQueued)
     def not_queued(error: NotQueued):
         # The message may have reached RabbitMQ's socket but was not confirmed: the
-        # answer carries the task id, and says whether it can still run (app/publish.py).
-        return {"error": error.reason, "alarm": error.alarm, "task_id": error.task_id, "will_run": error.will_run}, 503
+        # answer carries the task id, says whether it can still run (app/publish.py), and
+        # why: a resource alarm, or a quorum hello_queue without its majority (app/majority.py).
+        return {
+            "error": error.reason,
+            "alarm": error.alarm,
+            "quorum": error.quorum,
+            "task_id": error.task_id,
+            "will_run": error.will_run,
+        }, 503
 
     @app.errorhandler(OutOfMemoryError)
     def result_backend_full(error: OutOfMemoryError):

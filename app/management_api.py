@@ -1,7 +1,8 @@
 """RabbitMQ's management API (its HTTP API), as the web app asks it: for the one count AMQP
-does not give, unacked (app/status.py), and for the resource alarms (app/alarms.py).
+does not give, unacked (app/status.py), for the resource alarms (app/alarms.py), and for a
+quorum hello_queue's members online (app/majority.py).
 
-One session for both, so that the page's questions, every second, reuse one connection.
+One session for all, so that the page's questions, every second, reuse one connection.
 """
 
 import os

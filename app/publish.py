@@ -27,6 +27,10 @@ claims the task in Redis as abandoned (`claim`), and the worker, which claims ea
 task as started before it runs it (worker/abandoned.py), drops one that the web app
 claimed first. Redis is not blocked by RabbitMQ's alarm. Whoever claims first wins:
 a click answered 503 never runs, one answered 202 runs at least once.
+
+A cluster whose hello_queue, a quorum queue, lost its majority (two of three nodes
+down) neither confirms nor rejects either: the same bound answers, and the answer says
+which nodes are left (app/majority.py).
 """
 
 from collections.abc import Iterator
@@ -37,8 +41,9 @@ from celery import Celery
 from kombu import Connection
 from kombu.exceptions import OperationalError
 
-from app.alarms import Alarm, resource_alarms
+from app.alarms import ALARMS_TIMEOUT, Alarm, resource_alarms
 from app.failover import connect
+from app.majority import Minority, queue_minority
 
 HELLO_TASK = "say_hello"
 # Seconds to wait for RabbitMQ's confirm of one publish; with a second attempt after
@@ -74,14 +79,19 @@ class NotQueued(Exception):
         alarm: the resource alarm that explains it, if the management API names one.
         will_run: False when the task is claimed as abandoned (it never runs); None
             when Redis could not take the claim (its message may still run).
+        quorum: the members of hello_queue, a quorum queue, and those online, when fewer
+            than a majority are (app/majority.py), which explains it too.
     """
 
-    def __init__(self, task_id: str, reason: str, alarm: Alarm | None, will_run: bool | None) -> None:
+    def __init__(
+        self, task_id: str, reason: str, alarm: Alarm | None, will_run: bool | None, quorum: Minority | None = None
+    ) -> None:
         super().__init__(reason)
         self.task_id = task_id
         self.reason = reason
         self.alarm = alarm
         self.will_run = will_run
+        self.quorum = quorum
 
 
 def publish_hello(celery: Celery, task_id: str, kwargs: dict) -> None:
@@ -174,6 +184,11 @@ def abandon(celery: Celery, task_id: str, reason: str) -> None:
     """
     alarms = resource_alarms(celery.conf.broker_url)
     alarm = alarms[0] if alarms else None
+    # No alarm, and the management API answers: is hello_queue a quorum queue left without its
+    # majority? Not asked when the API did not answer in time, so that a click to a RabbitMQ
+    # that reads nothing still waits no longer than CONFIRM_TIMEOUT and ALARMS_TIMEOUT.
+    queue = celery.conf.task_routes[HELLO_TASK]["queue"]
+    quorum = queue_minority(celery.conf.broker_url, queue, ALARMS_TIMEOUT) if alarms == [] else None
     key = CLAIM_PREFIX + task_id
     try:
         client = getattr(celery.backend, "client", None)
@@ -185,11 +200,12 @@ def abandon(celery: Celery, task_id: str, reason: str) -> None:
         will_run: bool | None = False
     except redis.RedisError:
         will_run = None
-    raise NotQueued(task_id, explain(reason, alarm, will_run), alarm, will_run)
+    raise NotQueued(task_id, explain(reason, alarm, will_run, quorum), alarm, will_run, quorum)
 
 
-def explain(reason: str, alarm: Alarm | None, will_run: bool | None) -> str:
-    """The error's text: what happened, why, and what to do (RabbitMQ docs, "Memory and Disk Alarms")."""
+def explain(reason: str, alarm: Alarm | None, will_run: bool | None, quorum: Minority | None = None) -> str:
+    """The error's text: what happened, why, and what to do (RabbitMQ docs, "Memory and Disk Alarms",
+    "Quorum Queues")."""
     if alarm:
         until = {
             "memory": "its memory use is back under vm_memory_high_watermark",
@@ -199,8 +215,15 @@ def explain(reason: str, alarm: Alarm | None, will_run: bool | None) -> str:
             f"{reason}: its {alarm['resource']} alarm is on (node {alarm['node']}), which blocks every "
             f"publisher until {until}; consumers keep draining hello_queue"
         )
+    if quorum:
+        reason = (
+            f"{reason}: hello_queue is a quorum queue with {len(quorum['online'])} of its "
+            f"{len(quorum['members'])} members online ({', '.join(quorum['online']) or 'none'}), and takes a "
+            "message only while a majority of them run; it does again once enough of its nodes are back"
+        )
+    until = "its nodes are back" if quorum else "the alarm ends"
     outcome = {
         False: "This task will not run; try again in a minute",
-        None: "Its message may still be in RabbitMQ, and run once the alarm ends",
+        None: f"Its message may still be in RabbitMQ, and run once {until}",
     }[will_run]
     return f"{reason}. {outcome}."

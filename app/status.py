@@ -1,5 +1,5 @@
 """`GET /status`, for the page's panel: hello_queue's depth, the state of supervisord's programs,
-and RabbitMQ's resource alarm, if one is on.
+RabbitMQ's resource alarm, if one is on, and in a cluster whether hello_queue lost its majority.
 
 Read-only: nothing here starts or stops a program or touches a message.
 """
@@ -18,9 +18,10 @@ from kombu.exceptions import OperationalError
 from supervisor import childutils
 
 from app import management_api
-from app.alarms import resource_alarms
+from app.alarms import ALARMS_TIMEOUT, resource_alarms
 from app.celery_app import HELLO_QUEUE
 from app.failover import connect
+from app.majority import queue_minority
 from app.publish import answer_within
 
 bp = Blueprint("status", __name__)
@@ -116,8 +117,10 @@ def status() -> dict | tuple[dict, int]:
     Returns:
         200 with `{"queue": {"name", "ready", "unacked", "consumers"},
         "programs": {"web": "RUNNING", "worker_hello": "STOPPED", ...} | null,
-        "alarm": {"resource": "memory" | "disk", "node", "since"} | null}`
-        (`queue_depth`: which count comes from where; `app.alarms`: the alarm).
+        "alarm": {"resource": "memory" | "disk", "node", "since"} | null,
+        "quorum": {"members": [node, ...], "online": [node, ...]} | null}`
+        (`queue_depth`: which count comes from where; `app.alarms`: the alarm;
+        `app.majority`: quorum, while hello_queue is a quorum queue without its majority).
 
         503 with `{"error": str}` when the broker cannot tell the queue's depth.
     """
@@ -125,5 +128,8 @@ def status() -> dict | tuple[dict, int]:
         queue = queue_depth(current_app.extensions["celery"], HELLO_QUEUE)
     except OperationalError as error:
         return {"error": f"cannot read {HELLO_QUEUE}'s depth from the broker: {error}"}, 503
-    alarms = resource_alarms(current_app.extensions["celery"].conf.broker_url)
-    return {"queue": queue, "programs": program_states(), "alarm": alarms[0] if alarms else None}
+    broker_url = current_app.extensions["celery"].conf.broker_url
+    alarms = resource_alarms(broker_url)
+    # Asked only of a management API that just answered, as app/publish.py does.
+    quorum = queue_minority(broker_url, HELLO_QUEUE, ALARMS_TIMEOUT) if alarms == [] else None
+    return {"queue": queue, "programs": program_states(), "alarm": alarms[0] if alarms else None, "quorum": quorum}

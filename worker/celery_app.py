@@ -8,6 +8,7 @@ import os
 from celery import Celery
 
 from worker.deliveries import worker_lost_settings
+from worker.remote_control import remote_control_settings
 
 # Seconds that results stay in the result backend. The web app forgets the task
 # ids it issued after as long (app/celery_app.py): keep the two equal.
@@ -62,6 +63,9 @@ def worker_settings() -> dict:
         worker_send_task_events=True,
         # How RabbitMQ's UI names this worker's connections (Connections tab).
         broker_transport_options={"client_properties": {"connection_name": "worker_hello"}},
+        # No remote control (`celery inspect`) in the cluster: its queue, on one node, would
+        # stop the worker when that node is lost (worker/remote_control.py).
+        **remote_control_settings(queue_type),
         #
         # --- Hardening: no message lost when a worker dies, none run twice by mistake.
         # `--queues hello_queue` declares a durable queue and the producer publishes

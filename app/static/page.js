@@ -156,6 +156,14 @@ async function refreshStatus() {
       alarm.textContent = `RabbitMQ's ${status.alarm.resource} alarm is on (node ${status.alarm.node}, `
         + `seen since ${status.alarm.since}): clicks are refused, the worker drains hello_queue.`;
     }
+    // A quorum hello_queue without its majority (app/majority.py): it takes no message.
+    const quorum = document.getElementById("quorum");
+    quorum.hidden = !status.quorum;
+    if (status.quorum) {
+      quorum.textContent = `hello_queue has ${status.quorum.online.length} of its ${status.quorum.members.length} `
+        + `members online (${status.quorum.online.join(", ") || "none"}), no majority: clicks are refused `
+        + "until enough of RabbitMQ's nodes are back.";
+    }
     problem.hidden = true;
   } catch (error) {
     problem.textContent = `${error}`;

@@ -7,7 +7,9 @@ A compose project of its own, beside the shared one of tests/containers/: its `.
 by `make .env`, as a learner's (the Erlang cookie included), with free ports added.
 """
 
+import datetime
 import json
+import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -72,6 +74,65 @@ def rabbitmqctl(project: ComposeProject, service: str, *args: str) -> object:
         AssertionError: it failed.
     """
     return json.loads(project.compose("exec", service, "rabbitmqctl", "-q", *args, "--formatter", "json"))
+
+
+def service_of(node: str) -> str:
+    """The compose service of a RabbitMQ node: rabbit@rabbitmq2 -> rabbitmq2 (its host name)."""
+    return node.split("@", 1)[1]
+
+
+def queue_on(project: ComposeProject, service: str, queue: str = "hello_queue") -> dict | None:
+    """`queue` as `service`'s node lists it now (`rabbitmqctl list_queues`, exact): its leader,
+    members, messages_ready, messages_unacknowledged and consumers; None while that node does
+    not answer (down, still booting) or lists no such queue."""
+    columns = ("name", "leader", "members", "messages_ready", "messages_unacknowledged", "consumers")
+    listing = ["docker", "compose", "exec", service, "rabbitmqctl", "-q", "list_queues", *columns]
+    result = project.run([*listing, "--formatter", "json"])
+    if result.returncode != 0:
+        return None
+    try:
+        return next((q for q in json.loads(result.stdout) if q["name"] == queue), None)
+    except ValueError:
+        return None
+
+
+def running_nodes(project: ComposeProject, service: str) -> list[str] | None:
+    """The cluster's running nodes, sorted, as `service`'s node sees them (`rabbitmqctl
+    cluster_status`); None while it does not answer."""
+    status = ["docker", "compose", "exec", service, "rabbitmqctl", "-q", "cluster_status", "--formatter", "json"]
+    result = project.run(status)
+    try:
+        return sorted(json.loads(result.stdout)["running_nodes"]) if result.returncode == 0 else None
+    except (ValueError, KeyError):
+        return None
+
+
+def stopped_at(project: ComposeProject, service: str) -> datetime.datetime:
+    """When `service`'s container last stopped (`docker compose kill`: when it died), as Docker says."""
+    container = project.compose("ps", "--all", "--quiet", service).split()[0]
+    return parse_time(project.inspect(container, "{{.State.FinishedAt}}"))
+
+
+def became_leader_at(project: ComposeProject, service: str, queue: str = "hello_queue") -> datetime.datetime | None:
+    """When `service`'s node last became `queue`'s leader, as its log says: RabbitMQ logs each
+    Raft election it wins, "queue 'hello_queue' in vhost '/': candidate -> leader in term: 2"
+    (ra_server), with its own time (UTC, microseconds); None if its log has no such line."""
+    won = rf"queue '{re.escape(queue)}' in vhost '/': candidate -> leader"
+    pattern = re.compile(rf"^\S+\s+\|\s+(\S+ \S+) \[\w+\] <[^>]*> {won}")  # "rabbitmq3-1  | <time> [notice] <pid> ..."
+    times = [match[1] for line in project.logs(service).splitlines() if (match := pattern.match(strip_colours(line)))]
+    return parse_time(times[-1]) if times else None
+
+
+def parse_time(text: str) -> datetime.datetime:
+    """A time as Docker (2026-12-06T09:26:13.007469959Z) or RabbitMQ (2026-12-06 09:26:13.270635+00:00) writes it."""
+    text = text.replace("T", " ").replace("Z", "+00:00")
+    text = re.sub(r"(\.\d{6})\d+", r"\1", text)  # nanoseconds: Python takes microseconds
+    return datetime.datetime.fromisoformat(text)
+
+
+def strip_colours(line: str) -> str:
+    """`line` without the terminal colour codes that RabbitMQ's console log adds to notices and warnings."""
+    return re.sub(r"\x1b\[[0-9;]*m", "", line)
 
 
 def consumers(project: ComposeProject) -> int | None:

@@ -51,6 +51,11 @@ BROKER_CONNECTION_TIMEOUT = 1
 # CONFIRM_TIMEOUT and ATTEMPTS; the contract). A bound the app promises, not
 # a speed target.
 CLICK_ANSWER = 3
+# RabbitMQ: a quorum queue that loses the node of a consumer keeps the messages delivered
+# to it, unacked, this long before it gives them to other consumers, since a node it
+# cannot reach may only be cut off by the network (consumer_disconnected_timeout, 60000 ms
+# by default; RabbitMQ docs, "Quorum Queues": Disconnected Consumer Node Timeout).
+CONSUMER_DISCONNECTED_TIMEOUT = 60
 # The Dockerfile's HEALTHCHECK: --interval=30s --start-period=30s --retries=3.
 HEALTHCHECK_INTERVAL = 30
 HEALTHCHECK_START_PERIOD = 30

@@ -74,7 +74,10 @@ class Claims:
 
 def celery_with(client: Claims | None) -> SimpleNamespace:
     backend = SimpleNamespace(client=client) if client else SimpleNamespace()
-    return SimpleNamespace(backend=backend, conf=SimpleNamespace(broker_url="amqp://x:y@h//", result_expires=60))
+    routes = {"say_hello": {"queue": "hello_queue"}}
+    return SimpleNamespace(
+        backend=backend, conf=SimpleNamespace(broker_url="amqp://x:y@h//", result_expires=60, task_routes=routes)
+    )
 
 
 def test_the_web_app_claims_first_and_the_worker_drops_the_task(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -111,6 +114,7 @@ def test_the_worker_claims_first_and_the_click_is_a_success(monkeypatch: pytest.
 
 def test_without_a_redis_result_backend_the_answer_says_the_task_may_run(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(publish, "resource_alarms", lambda url: [])
+    monkeypatch.setattr(publish, "queue_minority", lambda url, queue, timeout: None)
     with pytest.raises(publish.NotQueued) as refused:
         publish.abandon(celery_with(None), "id-3", "RabbitMQ did not confirm the message within 1 s")
     assert refused.value.will_run is None and "may still be in RabbitMQ" in refused.value.reason
