@@ -37,7 +37,8 @@ def monitor_settings() -> dict:
         # is ready), the length of task_default_queue: hello_queue, not `celery`.
         "task_default_queue": HELLO_QUEUE,
         # How RabbitMQ's UI names Flower's connections (Connections tab), as the
-        # web app's are named "web" and the worker's "worker_hello".
+        # web app's are named "web" and each worker's after its node name
+        # (worker/connection_name.py).
         "broker_transport_options": {"client_properties": {"connection_name": "flower"}},
     }
 

@@ -61,8 +61,6 @@ def worker_settings() -> dict:
         # Management Guide: Events"), as `celery worker -E`: Flower's task list
         # (DEMO.md step 8). About three messages per task to the celeryev exchange.
         worker_send_task_events=True,
-        # How RabbitMQ's UI names this worker's connections (Connections tab).
-        broker_transport_options={"client_properties": {"connection_name": "worker_hello"}},
         # No remote control (`celery inspect`) in the cluster: its queue, on one node, would
         # stop the worker when that node is lost (worker/remote_control.py).
         **remote_control_settings(queue_type),
@@ -107,9 +105,19 @@ def worker_settings() -> dict:
     )
 
 
-# The worker imports these modules at start. worker.completions, .rejections and
-# .dead_letters hold no task: each connects a signal handler (Celery docs, "Signals").
-celery = Celery("worker", include=["worker.tasks", "worker.completions", "worker.rejections", "worker.dead_letters"])
+# The worker imports these modules at start. worker.completions, .rejections, .dead_letters
+# and .connection_name hold no task: each connects a signal handler (Celery docs, "Signals");
+# the last names the worker's connections in RabbitMQ's UI after its node name.
+celery = Celery(
+    "worker",
+    include=[
+        "worker.tasks",
+        "worker.completions",
+        "worker.rejections",
+        "worker.dead_letters",
+        "worker.connection_name",
+    ],
+)
 # config_from_object, not conf.update: Celery reads override_backends from the configuration
 # object only (celery/loaders/base.py). force=True reads it now: read lazily, it would wait
 # for a setting other than the result backend's URL, which CELERY_RESULT_BACKEND answers

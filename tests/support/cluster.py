@@ -17,6 +17,7 @@ from pathlib import Path
 
 import requests
 
+from tests.support import demo_doc
 from tests.support.checkout import copy_working_tree
 from tests.support.compose import ComposeProject, read_dot_env
 from tests.support.poll import wait_until
@@ -32,24 +33,26 @@ PROGRAMS = {"flower": "RUNNING", "web": "RUNNING", "worker_hello": "RUNNING"}
 
 @contextmanager
 def cluster_project(folder: Path) -> Iterator[ComposeProject]:
-    """The cluster's compose project in a fresh copy of this checkout, with one container of
-    the `worker` service beside `app`, up until worker_hello and that worker consume
-    hello_queue; afterwards `docker compose kill` and `down -v --remove-orphans`, also after a failure.
+    """The cluster's compose project in a fresh copy of this checkout, started by DEMO.md step
+    10's blocks step10-env and step10-up (one container of the `worker` service beside
+    `app`), up until worker_hello and that worker consume hello_queue; afterwards `docker
+    compose kill` and `down -v --remove-orphans`, also after a failure.
 
     test-artifacts/cluster-up.txt gets the times: `up` until it returns (the three nodes
     healthy, so the cluster formed, then app and worker started) and until both consume.
     """
     project = ComposeProject(folder, files=FILES)
     copy_working_tree(project.folder)
-    made = project.run(["make", "--silent", ".env"])
-    assert made.returncode == 0, made.stdout + made.stderr
+    for command in demo_doc.script("step10-env"):  # `make .env`, as DEMO.md step 10 says
+        project.run_demo_command(command)
     with (project.folder / ".env").open("a") as dotenv:
         dotenv.writelines(f"{name}={port}\n" for name, port in project.ports.items())
     project.env = read_dot_env(project.folder / ".env")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     try:
         started = time.monotonic()
-        project.compose("up", "-d", "--build", "--quiet-pull", "--scale", "worker=1", timeout=SETUP)
+        for command in demo_doc.script("step10-up"):  # `docker compose up -d --build`, as DEMO.md says
+            project.run_demo_command(command, timeout=SETUP)
         formed = time.monotonic() - started
         wait_until(lambda: project.programs() == PROGRAMS, STACK_START, f"supervisord's programs: {PROGRAMS}")
         wait_until(lambda: consumers(project) == 2, STACK_START, "worker_hello and the worker consuming hello_queue")
