@@ -12,29 +12,27 @@
    page's panel) says so too. Once the nodes are back, everything answered 202 runs, and
    nothing answered 503.
 
-One compose project for the three (tests/support/cluster.py), in this order; each starts
-the nodes it killed again. What RabbitMQ says is asked of a node still running, with its
-own tools (`rabbitmqctl`), since only the first node's ports are published here; the
-leader's election time comes from the new leader's log. Completions are counted by the
-worker itself, per task id, in Redis (worker/completions.py); starts are the greeting
-lines in the workers' logs.
+The cluster of this folder (conftest.py), whole before each test: three nodes, both
+workers consuming, the app's clients on the first node, rabbit@rabbitmq, the worker
+container's on another (tests/support/cluster_whole.py). Each test starts the nodes it
+killed again, and checks that they rejoin. What RabbitMQ says is asked of a node still
+running, with its own tools (`rabbitmqctl`), since only the first node's ports are
+published here; the leader's election time comes from the new leader's log. Completions
+are counted by the worker itself, per task id, in Redis (worker/completions.py); starts
+are the greeting lines in the workers' logs.
 """
 
 import datetime
 import re
 import time
 from collections import Counter
-from collections.abc import Iterator
-
-import pytest
-import requests
 
 from tests.support.alarm_clicks import Click, click, dropped_or_never_delivered, status
 from tests.support.cluster import (
     NODES,
     address,
     became_leader_at,
-    cluster_project,
+    management_api,
     queue_on,
     running_nodes,
     service_of,
@@ -49,7 +47,6 @@ from tests.support.timing import (
     CLICK_ANSWER,
     CONSUMER_DISCONNECTED_TIMEOUT,
     DRAIN,
-    HTTP,
     MANAGEMENT_API,
     SERVICE,
 )
@@ -74,13 +71,6 @@ SKIPPED = re.compile(r"Task say_hello\[([0-9a-f-]{36})\] Task already completed 
 CANCELLED = re.compile(r"Task say_hello\[([0-9a-f-]{36})\] cannot be acknowledged after a connection loss")
 # Celery's log time, "[2026-12-06 09:37:03,663: INFO/...", in the container's time zone, UTC.
 CELERY_TIME = re.compile(r"\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}): ")
-
-
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComposeProject]:
-    """The cluster's compose project, up for this module (tests/support/cluster.py)."""
-    with cluster_project(tmp_path_factory.mktemp("cluster")) as project:
-        yield project
 
 
 def completions(project: ComposeProject, task_ids: list[str]) -> list[int]:
@@ -137,16 +127,10 @@ def rejoin(project: ComposeProject, *services: str) -> float:
 def consumer_node(project: ComposeProject, service: str) -> str | None:
     """The node that the hello_queue consumer of `service`'s container is connected to, from the
     management API (Consumers: each with its channel's connection, node and peer address)."""
-    answer = requests.get(
-        f"http://127.0.0.1:{project.ports['RABBITMQ_MANAGEMENT_PORT']}/api/consumers",
-        auth=(project.env["RABBITMQ_DEFAULT_USER"], project.env["RABBITMQ_DEFAULT_PASS"]),
-        timeout=HTTP,
-    )
-    answer.raise_for_status()
     host = address(project, service)
     nodes = {
         consumer["channel_details"]["node"]
-        for consumer in answer.json()
+        for consumer in management_api(project, "consumers")
         if consumer["queue"]["name"] == "hello_queue" and consumer["channel_details"]["peer_host"] == host
     }
     return nodes.pop() if len(nodes) == 1 else None
@@ -240,9 +224,8 @@ def test_the_leader_lost_with_100_tasks_waiting_loses_none(cluster: ComposeProje
 
 
 def test_a_node_lost_during_a_drain_of_200_loses_none(cluster: ComposeProject) -> None:
-    wait_until(lambda: (queue_on(cluster, "rabbitmq") or {}).get("consumers") == 2, SERVICE, "both workers consuming")
     # The node of the worker container's consumer (not the first node, the one whose ports
-    # are published, where the web app and worker_hello start): its connection dies, with
+    # are published, where the web app and worker_hello are): its connection dies, with
     # the messages delivered to it and not yet acked.
     node = wait_until(lambda: consumer_node(cluster, "worker"), MANAGEMENT_API, "the worker container's consumer")
     killed = service_of(node)
@@ -305,8 +288,6 @@ def test_a_node_lost_during_a_drain_of_200_loses_none(cluster: ComposeProject) -
 
 
 def test_a_majority_lost_refuses_clicks_and_runs_every_task_answered_202(cluster: ComposeProject) -> None:
-    assert running_nodes(cluster, "rabbitmq") == NODES, "the cluster is not whole"
-    wait_until(lambda: (queue_on(cluster, "rabbitmq") or {}).get("consumers") == 2, SERVICE, "both workers consuming")
     accepted = post_hellos(cluster.web_url, WAITING, duration=TASK_SECONDS)
     # Two of three: the first node stays, where the web app connects first and whose
     # management API (published here, and the web app's) names the members online.
