@@ -17,7 +17,7 @@ RabbitMQ 4.3 refuses (the deprecated feature transient_nonexcl_queues). A durabl
 classic queue on one node too, "down" with it. Made a quorum queue (the nodes'
 default_queue_type), it has fewer members when declared while a node is down, it warns of
 another worker using it after a loss (the lost consumer still counts), and in a run of
-tests/containers/test_docker_cluster_node_loss.py it expired (control_queue_expires, 10 s)
+tests/containers/cluster/test_docker_cluster_node_loss.py it expired (control_queue_expires, 10 s)
 while the reconnected worker was still setting up: a second reconnection, and the worker
 out for twice as long.
 

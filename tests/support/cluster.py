@@ -86,9 +86,10 @@ def service_of(node: str) -> str:
 
 def queue_on(project: ComposeProject, service: str, queue: str = "hello_queue") -> dict | None:
     """`queue` as `service`'s node lists it now (`rabbitmqctl list_queues`, exact): its leader,
-    members, messages_ready, messages_unacknowledged and consumers; None while that node does
-    not answer (down, still booting) or lists no such queue."""
-    columns = ("name", "leader", "members", "messages_ready", "messages_unacknowledged", "consumers")
+    members, the members `online` (a quorum queue's), messages_ready, messages_unacknowledged
+    and consumers; None while that node does not answer (down, still booting) or lists no such
+    queue."""
+    columns = ("name", "leader", "members", "online", "messages_ready", "messages_unacknowledged", "consumers")
     listing = ["docker", "compose", "exec", service, "rabbitmqctl", "-q", "list_queues", *columns]
     result = project.run([*listing, "--formatter", "json"])
     if result.returncode != 0:
@@ -144,16 +145,26 @@ def consumers(project: ComposeProject) -> int | None:
     return counts[2] if counts else None
 
 
-def connections(project: ComposeProject) -> list[dict]:
-    """RabbitMQ's client connections, from the management API of the first node (published
-    on this machine): each with the `node` it is on and the `peer_host` it comes from."""
+def management_api(project: ComposeProject, path: str) -> list[dict]:
+    """GET /api/`path` of the first node's management API (published on this machine), as the
+    cluster's user, parsed: e.g. "nodes", "connections", "consumers".
+
+    Raises:
+        requests.RequestException: no answer, or an error status.
+    """
     answer = requests.get(
-        f"http://127.0.0.1:{project.ports['RABBITMQ_MANAGEMENT_PORT']}/api/connections",
+        f"http://127.0.0.1:{project.ports['RABBITMQ_MANAGEMENT_PORT']}/api/{path}",
         auth=(project.env["RABBITMQ_DEFAULT_USER"], project.env["RABBITMQ_DEFAULT_PASS"]),
         timeout=HTTP,
     )
     answer.raise_for_status()
     return answer.json()
+
+
+def connections(project: ComposeProject) -> list[dict]:
+    """RabbitMQ's client connections, from the management API of the first node (published
+    on this machine): each with the `node` it is on and the `peer_host` it comes from."""
+    return management_api(project, "connections")
 
 
 def address(project: ComposeProject, service: str) -> str:

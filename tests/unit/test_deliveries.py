@@ -4,7 +4,7 @@ docker-compose.cluster.yml that they must agree with, what the worker's main pro
 with a message it put back (worker/broker_dead_letters.py), and where a retry goes.
 
 No broker: Celery objects of their own, and Celery's TaskMessage (a mock message) for the
-main process's Request. The cluster itself: tests/containers/test_docker_cluster_queues.py.
+main process's Request. The cluster itself: tests/containers/cluster/test_docker_cluster_queues.py.
 """
 
 import json

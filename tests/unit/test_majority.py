@@ -1,6 +1,6 @@
 """app/majority.py's reading of a quorum queue's members online, and the 503 that names the
 minority (app/publish.py), with stand-ins for the management API and Redis. The real ones:
-tests/containers/test_docker_cluster_node_loss.py (a majority lost)."""
+tests/containers/cluster/test_docker_cluster_node_loss.py (a majority lost)."""
 
 import json
 from types import SimpleNamespace

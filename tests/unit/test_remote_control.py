@@ -1,5 +1,5 @@
 """worker/remote_control.py: remote control on a single node (Celery's default), off in the
-cluster. The real one: tests/containers/test_docker_cluster_node_loss.py (the worker goes on
+cluster. The real one: tests/containers/cluster/test_docker_cluster_node_loss.py (the worker goes on
 after its node is lost)."""
 
 import pytest

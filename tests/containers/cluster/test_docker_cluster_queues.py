@@ -13,14 +13,13 @@ delayed delivery, also one that ends while a node is down.
   2**N s, then dead-letters it on), not in the worker's memory. The node that leads the
   queue holding the waiting retry is killed, and started again once the task has run.
 
-A compose project of its own (tests/support/cluster.py). Times for the report go to
-test-artifacts/cluster-queues.txt.
+The cluster of this folder (conftest.py), whole before each test. Times for the report go
+to test-artifacts/cluster-queues.txt.
 """
 
 import json
 import re
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -28,7 +27,7 @@ import requests
 
 from tests.support import demo_doc
 from tests.support.checkout import ARTIFACTS
-from tests.support.cluster import FIRST_NODE, NODES, cluster_project, consumers, rabbitmqctl
+from tests.support.cluster import NODES, connections, consumers, rabbitmqctl, service_of
 from tests.support.compose import ComposeProject
 from tests.support.poll import wait_until
 from tests.support.reliability import Row, record
@@ -55,12 +54,11 @@ POISON_COUNTS: dict[str, object] = {}
 RETRIES_BEFORE_KILL = 3
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComposeProject]:
-    """The cluster's compose project, up for this module (tests/support/cluster.py)."""
-    with cluster_project(tmp_path_factory.mktemp("cluster-queues")) as project:
-        NOTES.write_text("")
-        yield project
+@pytest.fixture(scope="module", autouse=True)
+def fresh_notes() -> None:
+    """test-artifacts/cluster-queues.txt, emptied: this run's notes only."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    NOTES.write_text("")
 
 
 def note(line: str) -> None:
@@ -69,15 +67,17 @@ def note(line: str) -> None:
         notes.write(line + "\n")
 
 
-def worker_log(cluster: ComposeProject) -> list[str]:
+def worker_log(cluster: ComposeProject, since: str = "") -> list[str]:
     """The log lines of both workers (worker_hello in app, the worker container), without
-    Compose's prefix; each container's lines in order, the two one after the other."""
-    return cluster.compose("logs", "--no-color", "--no-log-prefix", "app", "worker").splitlines()
+    Compose's prefix; each container's lines in order, the two one after the other. With
+    `since` (a time, RFC 3339), only those Docker received since (`docker compose logs --since`)."""
+    since_option = ["--since", since] if since else []
+    return cluster.compose("logs", "--no-color", "--no-log-prefix", *since_option, "app", "worker").splitlines()
 
 
-def matches(cluster: ComposeProject, pattern: str) -> list[re.Match]:
-    """The matches of `pattern` in the workers' log lines."""
-    return [match for line in worker_log(cluster) if (match := re.search(pattern, line))]
+def matches(cluster: ComposeProject, pattern: str, since: str = "") -> list[re.Match]:
+    """The matches of `pattern` in the workers' log lines (since `since`: `worker_log`)."""
+    return [match for line in worker_log(cluster, since) if (match := re.search(pattern, line))]
 
 
 def log_time(line: str) -> datetime:
@@ -134,6 +134,8 @@ def test_hello_queue_has_the_dead_letter_policy_and_hello_queue_dlq_exists_befor
 
 def test_a_poison_message_is_dead_lettered_by_rabbitmq_after_5_deliveries(cluster: ComposeProject) -> None:
     clicked = time.monotonic()
+    # The cluster served other tests before: the pool processes that died are counted from now.
+    since = datetime.now(UTC).isoformat()
     (click,) = demo_doc.commands("ts-5-post", DOC)
     task_id = json.loads(cluster.run_demo_command(click.command)[0])["task_id"]
     # Meanwhile, another click: the workers keep consuming while their pool processes die.
@@ -170,7 +172,7 @@ def test_a_poison_message_is_dead_lettered_by_rabbitmq_after_5_deliveries(cluste
         assert any(demo_doc.line_pattern(want).fullmatch(line) for line in lines), f"no line like {want!r}"
     deliveries = sorted(int(match[1]) for match in matches(cluster, POISON.format(task_id=task_id)))
     assert deliveries == [1, 2, 3, 4, 5], f"deliveries seen in the workers' logs: {deliveries}"
-    deaths = matches(cluster, DEATH)
+    deaths = matches(cluster, DEATH, since)
     assert len(deaths) == DELIVERIES_WHEN_LOST, [match[0] for match in deaths]
     put_back = sorted(int(match[1]) for match in matches(cluster, REQUEUED.format(task_id=task_id)))
     assert put_back == [1, 2, 3, 4], f"deliveries put back: {put_back}"
@@ -298,10 +300,13 @@ def test_a_countdown_that_ends_while_a_node_is_down_still_runs(cluster: ComposeP
     level = countdown.bit_length() - 1  # 8 s waits in celery_delayed_3
     delayed = f"celery_delayed_{level}"
     # The node to kill leads the queue where the retry will wait, and no client is connected
-    # to it (the app's programs are on rabbitmq, the worker container on rabbitmq2: FIRST_NODE).
-    # Leadership moved there first (rabbitmq-queues transfer_leadership), whichever node held it.
-    victim, survivor = "rabbitmq3", "rabbitmq2"
-    assert set(FIRST_NODE.values()) == {"rabbit@rabbitmq", "rabbit@rabbitmq2"}
+    # to it: not the first node, the app's, nor the worker container's (rabbitmq2 or rabbitmq3:
+    # tests/support/cluster_whole.py). Leadership moved there first (rabbitmq-queues
+    # transfer_leadership), whichever node held it. rabbitmqctl asks the first node.
+    busy = {connection["node"] for connection in connections(cluster)}
+    idle = [service_of(node) for node in NODES if node not in busy]
+    assert idle, f"every node has a client connected: {sorted(busy)}"
+    victim, survivor = idle[-1], "rabbitmq"
     if delayed_queues(cluster)[delayed]["leader"] != f"rabbit@{victim}":
         cluster.compose("exec", survivor, "rabbitmq-queues", "-q", "transfer_leadership", delayed, f"rabbit@{victim}")
     wait_until(

@@ -1,33 +1,20 @@
 """Step 10's cluster with Docker: `docker compose -f docker-compose.yml -f docker-compose.cluster.yml up`
 starts three RabbitMQ nodes that form one cluster by themselves, hello_queue is a quorum queue
 with a member on each, clicks run, and the clients' connections are spread over the nodes.
+(The first node lost: test_docker_first_node_lost.py.)
 
-A compose project of its own, beside the shared one of tests/containers/: its `.env` made
-by `make .env`, as a learner's (the Erlang cookie included), with free ports added. What
-RabbitMQ says is asked with its own tools (`rabbitmqctl ... --formatter json`) and its
-management API (connections and the node each is on).
+The cluster of this folder (conftest.py), fresh: this module runs first. What RabbitMQ says
+is asked with its own tools (`rabbitmqctl ... --formatter json`) and its management API
+(connections and the node each is on).
 """
 
-import time
-from collections.abc import Iterator
-
-import pytest
-import requests
-
-from tests.support.cluster import FIRST_NODE, NODES, address, cluster_project, connections, rabbitmqctl
+from tests.support.cluster import FIRST_NODE, NODES, address, connections, rabbitmqctl
 from tests.support.compose import ComposeProject
 from tests.support.poll import wait_until
 from tests.support.stack import post_hello, post_hellos
-from tests.support.timing import CLICK_ANSWER, DRAIN, HTTP, MANAGEMENT_API
+from tests.support.timing import DRAIN, MANAGEMENT_API
 
 CLICKS = 5
-
-
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComposeProject]:
-    """The cluster's compose project, up for this module (tests/support/cluster.py)."""
-    with cluster_project(tmp_path_factory.mktemp("cluster")) as project:
-        yield project
 
 
 def test_three_nodes_form_one_cluster_at_start(cluster: ComposeProject) -> None:
@@ -65,19 +52,3 @@ def test_the_clients_connections_are_spread_over_the_nodes(cluster: ComposeProje
     found = wait_until(nodes_by_client, MANAGEMENT_API, "connections of the app and of the worker container")
     # Each client's connections are on the first node of its list: two nodes in all.
     assert found == {service: {node} for service, node in FIRST_NODE.items()}
-
-
-def test_a_click_while_the_first_node_is_down_goes_to_the_next(cluster: ComposeProject) -> None:
-    # The web app's connections are on rabbitmq: killed, its container and name are gone
-    # (`docker compose kill`, as in a crash), and app/failover.py tries rabbitmq2 next.
-    # Last in this module: the node stays down until `down`.
-    cluster.compose("kill", "rabbitmq")
-    task_ids = []
-    for number in range(3):
-        started = time.monotonic()
-        answer = requests.post(f"{cluster.web_url}/hello", json={"name": f"k{number}", "duration": 1}, timeout=HTTP)
-        elapsed = time.monotonic() - started
-        assert answer.status_code == 202, answer.text
-        assert elapsed < CLICK_ANSWER, f"the answer took {elapsed:.2f} s"
-        task_ids.append(answer.json()["task_id"])
-    wait_until(lambda: cluster.all_succeeded(task_ids), DRAIN, "the clicks made with rabbitmq down to succeed")
