@@ -131,7 +131,12 @@ def restart(project: ComposeProject, clients: list[str]) -> None:
     if programs:
         project.compose("exec", "app", "supervisorctl", "restart", *programs)
     if "worker" in clients:
-        # --no-deps: not the services it depends on (the nodes) too.
+        # Killed first: a worker whose node was lost may still be setting up its connection
+        # anew (Celery's delayed-delivery setup tries every node of its list, a lost one 4
+        # times, and declares queues, which waits while the cluster has no majority), and
+        # its warm shutdown waits for that, half a minute and more. A test that ended with
+        # its tasks done leaves it none to lose. --no-deps: not the nodes it depends on too.
+        project.compose("kill", "worker")
         project.compose("restart", "--no-deps", "worker")
 
 
