@@ -5,7 +5,8 @@ share one, and what a test changes is put back before the next one runs.
 
 Whole is what `docker compose up` left (`cluster_project`):
 
-- the three nodes running and in the cluster (`rabbitmqctl cluster_status`, asked of the first);
+- the three nodes running in the cluster (the management API's nodes: those of
+  `rabbitmqctl cluster_status`, each running or not);
 - hello_queue with its three members online (`rabbitmqctl list_queues ... online`), nothing
   Ready or Unacked in it, and two consumers: worker_hello in the app container, and the
   worker container;
@@ -131,7 +132,12 @@ def restart(project: ComposeProject, clients: list[str]) -> None:
     if programs:
         project.compose("exec", "app", "supervisorctl", "restart", *programs)
     if "worker" in clients:
-        # --no-deps: not the services it depends on (the nodes) too.
+        # Killed first: a worker whose node was lost may still be setting up its connection
+        # anew (Celery's delayed-delivery setup tries every node of its list, a lost one 4
+        # times, and declares queues, which waits while the cluster has no majority), and
+        # its warm shutdown waits for that, half a minute and more. A test that ended with
+        # its tasks done leaves it none to lose. --no-deps: not the nodes it depends on too.
+        project.compose("kill", "worker")
         project.compose("restart", "--no-deps", "worker")
 
 
@@ -154,12 +160,11 @@ def hand_back(project: ComposeProject, before: Snapshot) -> Snapshot:
     """
     now = snapshot(project)
     start_nodes(project)
-    restarted = []
+    restarted: list[str] = []
     if before.containers.get("rabbitmq") != now.containers.get("rabbitmq"):
-        # The app container's clients were on the first node. Stopped while the nodes boot:
-        # a worker that lost its node sets up its connection anew, and stops only once that
-        # is done, some 15 s (Celery's delayed-delivery setup tries every node of its list,
-        # a lost one 4 times). Started once the nodes are back, they connect to the first.
+        # The app container's clients were on the first node. Stopped while the nodes boot
+        # (worker_hello may be setting up its connection anew, and stops only once that is
+        # done: `restart`), started once they are back, they connect to the first node.
         restarted = ["web", "worker_hello"]
         project.run(["docker", "compose", "exec", "app", "supervisorctl", "stop", *restarted])
     clients_started: list[bool] = []
