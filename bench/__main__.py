@@ -41,7 +41,8 @@ less on the machine than the absolute numbers do.
 How to read the tables: every figure was measured in {runs} runs, and a cell
 shows min / **median** / max over those runs. A column "× something" divides a
 row's figure by that baseline row's, run by run, both measured in the same run
-of `make bench` on the same machine. A benchmark on a laptop is noisy: another
+of `make bench` on the same machine; section 7's "quorum ÷ classic" divides one
+column by the other in the same way. A benchmark on a laptop is noisy: another
 program using the CPUs moves every figure, so compare rows of one table rather
 than tables of two machines.
 
