@@ -1,11 +1,12 @@
 """`make bench` (`python -m bench`): measure the demo on this machine, print the figures
 and write them to measured/BENCHMARKS.md (`make figures` copies that to BENCHMARKS.md).
 `python -m bench http latency` runs only the sections named (http, enqueue, drain,
-latency, startup) and only prints.
+latency, bounded_publish, startup, cluster) and only prints.
 
 A benchmark, not a test: it asserts no timing. It needs what `make test` needs
 (RabbitMQ with its management API, Redis) and wrk. It works in a RabbitMQ vhost
-of its own, deleted at the end even when a section fails.
+of its own, deleted at the end even when a section fails. The cluster section runs
+the demo in Docker instead, and is skipped without Docker or the images.
 """
 
 import datetime
@@ -13,7 +14,7 @@ import os
 import sys
 from pathlib import Path
 
-from bench import bounded_publish, drain, enqueue, http, latency, startup, targets
+from bench import bounded_publish, cluster, drain, enqueue, http, latency, startup, targets
 from bench.context import VHOST_PREFIX, Bench
 from bench.report import machine_facts, render
 from tests.support import checkout
@@ -24,8 +25,9 @@ from tests.support.rabbitmq import VHost, sweep_stale
 # copies it in on purpose with `make figures`.
 OUTPUT = Path(__file__).resolve().parents[1] / "measured" / "BENCHMARKS.md"
 # The order they run in: those that need no stack, or the one stack, first; the
-# start-up section, which starts its own, last. BENCHMARKS.md numbers them by topic.
-SECTIONS = [enqueue, http, latency, bounded_publish, drain, startup]
+# start-up section, which starts its own, then the cluster's, which runs the demo in
+# Docker, last. BENCHMARKS.md numbers them by topic.
+SECTIONS = [enqueue, http, latency, bounded_publish, drain, startup, cluster]
 
 COSTS = "What the demo's safety settings cost, and why it keeps them"
 INTRO = """\
@@ -39,15 +41,18 @@ less on the machine than the absolute numbers do.
 How to read the tables: every figure was measured in {runs} runs, and a cell
 shows min / **median** / max over those runs. A column "× something" divides a
 row's figure by that baseline row's, run by run, both measured in the same run
-of `make bench` on the same machine. A benchmark on a laptop is noisy: another
+of `make bench` on the same machine; section 7's "quorum ÷ classic" divides one
+column by the other in the same way. A benchmark on a laptop is noisy: another
 program using the CPUs moves every figure, so compare rows of one table rather
 than tables of two machines.
 
 `make bench` needs the same RabbitMQ (with its management plugin) and Redis as
 `make test`, and wrk (it installs Debian's package where it may). It runs the
-demo in a RabbitMQ vhost of its own and takes under 10 minutes.
+demo in a RabbitMQ vhost of its own, and, for section 7, in Docker (the engine and
+images of the container tests, tests/containers/README.md; without them, section 7
+says so and the rest runs). It takes about 15 minutes.
 `.venv/bin/python -m bench http latency` reruns only the sections named
-(http, enqueue, drain, latency, bounded_publish, startup), and prints without writing anything.
+(http, enqueue, drain, latency, bounded_publish, startup, cluster), and prints without writing anything.
 """
 
 

@@ -14,16 +14,14 @@ import statistics
 import subprocess
 import tarfile
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from bench.context import VHOST_PREFIX, Bench
-from bench.latency import Events, percentile, post, task_events
+from bench.latency import percentile, take_turns, task_events
 from bench.report import Metric, Row, Section
 from tests.support.checkout import REPOSITORY
-from tests.support.poll import wait_until
 from tests.support.rabbitmq import VHost
 from tests.support.stack import Stack, start_demo
 
@@ -63,40 +61,6 @@ def before_checkout() -> Iterator[Path]:
         yield root
 
 
-def click(web_url: str, events: Events, number: int) -> tuple[float, float]:
-    """One click (`POST /hello`, duration 0), awaited until its task has succeeded.
-
-    Returns:
-        The delays from just before the POST to its 202 answer and to task-started, in ms.
-    """
-    sent = time.time()
-    answer = post(web_url, "/hello", {"name": f"bounded publish {number}", "duration": 0})
-    answered = time.time()
-
-    def succeeded() -> dict[str, float] | None:
-        seen = events.seen.get(answer["task_id"], {})
-        return seen if "task-succeeded" in seen else None
-
-    seen = wait_until(succeeded, 10, f"task {answer['task_id']} to succeed", interval=0.001)
-    return (answered - sent) * 1000, (seen["task-started"] - sent) * 1000
-
-
-def one_run(demos: dict[str, tuple[str, Events]], count: int) -> dict[tuple[str, str], list[float]]:
-    """`count` clicks on each demo, taking turns click by click (before, now, now, before, ...),
-    so that whatever else the machine does in that minute falls on both alike.
-
-    Returns:
-        For each of ROWS' keys, the delays in ms.
-    """
-    delays: dict[tuple[str, str], list[float]] = {key: [] for key in ROWS}
-    for number in range(count):
-        for name in ("before", "now") if number % 2 == 0 else ("now", "before"):
-            answered, started = click(*demos[name], number)
-            delays[name, "answered"].append(answered)
-            delays[name, "task-started"].append(started)
-    return delays
-
-
 def measure(bench: Bench) -> Section:
     """Measure `bench.runs` runs of CLICKS clicks on each demo, before and now, taking turns."""
     figures: dict[tuple[str, str], dict[str, list[float]]] = {key: {"p50": [], "p99": []} for key in ROWS}
@@ -109,14 +73,14 @@ def measure(bench: Bench) -> Section:
         root = cleanup.enter_context(before_checkout())
         before: Stack = start_demo("bench-before", before_vhost, ("web", "worker_hello"), root=root)
         cleanup.callback(before.stop_or_kill)
-        demos = {
-            "now": (now.web_url, cleanup.enter_context(task_events(bench.vhost.broker_url))),
+        demos = {  # clicked in turn: before, now, now, before, ...
             "before": (before.web_url, cleanup.enter_context(task_events(before_vhost.broker_url))),
+            "now": (now.web_url, cleanup.enter_context(task_events(bench.vhost.broker_url))),
         }
-        one_run(demos, 10)  # untimed: connections opened, code loaded
+        take_turns(demos, 10)  # untimed: connections opened, code loaded
         for run in range(bench.runs):
             bench.log(f"Bounded publish run {run + 1}/{bench.runs}: {CLICKS} clicks on each demo, taking turns")
-            for key, delays in one_run(demos, CLICKS).items():
+            for key, delays in take_turns(demos, CLICKS).items():
                 figures[key]["p50"].append(statistics.median(delays))
                 figures[key]["p99"].append(percentile(delays, 99))
     section = Section(
@@ -132,8 +96,7 @@ def measure(bench: Bench) -> Section:
         baseline=BASELINE,
         ratio_of="p50",
     )
-    ratios = sorted(section.ratios(ROWS["now", "task-started"]))
-    ratio = ratios[len(ratios) // 2]
+    ratio = section.median_ratio(ROWS["now", "task-started"])
     if ratio <= BOUND:
         verdict = (
             f"within the issue's {BOUND - 1:.0%} bound: the bound on the publish is a timeout that a healthy broker"

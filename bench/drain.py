@@ -110,10 +110,14 @@ def pile_up(app: Celery, count: int) -> list[str]:
     return task_ids
 
 
-def drain_rate(task_ids: list[str], limit: float) -> float:
+def drain_rate(task_ids: list[str], limit: float, results: redis.Redis = _redis) -> float:
     """Wait until every task of `task_ids` stored SUCCESS, or `limit` seconds, and return
     tasks/s between the first and the last `date_done` of those that succeeded by then;
     their results are then deleted (they are ours).
+
+    Args:
+        results: the result backend the worker stores in (a client that answers bytes):
+            by default the machine's Redis, REDIS_URL.
 
     Raises:
         AssertionError: fewer than 2 tasks succeeded within `limit` seconds.
@@ -123,15 +127,15 @@ def drain_rate(task_ids: list[str], limit: float) -> float:
     def all_done() -> bool:
         # EXISTS with many keys answers how many exist: one cheap call per poll.
         # A stored STARTED counts too, hence the check of SUCCESS afterwards.
-        return _redis.exists(*keys) == len(keys) and all(_succeeded(value) for value in _redis.mget(keys))
+        return results.exists(*keys) == len(keys) and all(_succeeded(value) for value in results.mget(keys))
 
     deadline = time.monotonic() + limit
     while not all_done() and time.monotonic() < deadline:
         time.sleep(0.05)  # the pause between two polls of the result backend
-    done = sorted(_date_done(value) for value in _redis.mget(keys) if value and _succeeded(value))
+    done = sorted(_date_done(value) for value in results.mget(keys) if value and _succeeded(value))
     for start in range(0, len(keys), 1000):
-        _redis.delete(*keys[start : start + 1000])
-        _redis.delete(*(completions_key(task_id) for task_id in task_ids[start : start + 1000]))
+        results.delete(*keys[start : start + 1000])
+        results.delete(*(completions_key(task_id) for task_id in task_ids[start : start + 1000]))
     assert len(done) >= 2, f"{len(done)} of {len(keys)} tasks succeeded within {limit:g} s"
     return (len(done) - 1) / (done[-1] - done[0])
 
@@ -144,14 +148,25 @@ def queue_drain_rate(vhost: VHost, count: int, started: float) -> float:
     Raises:
         AssertionError: still not empty after WHOLE_PILE_LIMIT seconds.
     """
-    with Connection(vhost.broker_url) as connection:
+    wait_for_ready(vhost.broker_url, 0, WHOLE_PILE_LIMIT)
+    return count / (time.time() - started)
+
+
+def wait_for_ready(broker_url: str, count: int, limit: float) -> None:
+    """Wait until hello_queue on `broker_url` has `count` messages Ready, asking RabbitMQ
+    every 5 ms with an AMQP passive `queue.declare`, whose answer counts them exactly (the
+    management API's counts are up to 5 s old).
+
+    Raises:
+        AssertionError: not so after `limit` seconds.
+    """
+    with Connection(broker_url) as connection:
         channel = connection.default_channel
 
         def ready() -> int:
             return channel.queue_declare(HELLO_QUEUE, passive=True).message_count
 
-        wait_until(lambda: ready() == 0, WHOLE_PILE_LIMIT, "hello_queue to empty", interval=0.005)
-    return count / (time.time() - started)
+        wait_until(lambda: ready() == count, limit, f"{count} messages Ready in hello_queue", interval=0.005)
 
 
 def _succeeded(value: bytes) -> bool:

@@ -16,7 +16,7 @@ from celery import Celery
 from celery.signals import before_task_publish
 from kombu import Connection
 
-from app.celery_app import RESULT_EXPIRES, producer_settings
+from app.celery_app import RESULT_EXPIRES, hello_queue_type, producer_settings
 from app.issued_tasks import KEY_PREFIX, IssuedTasks
 from bench.context import Bench
 from bench.report import Metric, Row, Section
@@ -28,9 +28,16 @@ BASELINE = "kombu publish, no confirms"
 REDIS_NOTE = "Redis SET of the task id (POST /hello's note, before send_task)"
 
 
-def celery_producer(broker_url: str, confirm: bool) -> Celery:
-    """A Celery object with the web app's producer settings, publisher confirms on or off."""
+def celery_producer(broker_url: str, confirm: bool, queue_type: str | None = None) -> Celery:
+    """A Celery object with the web app's producer settings, publisher confirms on or off.
+
+    Args:
+        queue_type: hello_queue's type, "classic" or "quorum", as the demo it publishes to
+            declares it (`hello_queue_type`); by default HELLO_QUEUE_TYPE's, as the web app's.
+    """
     settings = producer_settings()
+    if queue_type:
+        settings.update(hello_queue_type(queue_type))
     transport_options = {**settings["broker_transport_options"], "confirm_publish": confirm}
     celery = Celery("bench-enqueue")
     celery.conf.update({**settings, "broker_url": broker_url, "broker_transport_options": transport_options})

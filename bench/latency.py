@@ -26,6 +26,8 @@ from tests.support.poll import wait_until
 
 POSTS = 200  # per run: its p99 lies between the 2nd and the 3rd slowest
 BASELINE = "send_task from Python → task-started"
+# What `click` times: a POST's 202 answer, and its task's start.
+KINDS = ("answered", "task-started")
 ROWS = {
     "send_task": BASELINE,
     "noop": "POST /noop → its answer (HTTP alone)",
@@ -60,6 +62,22 @@ class Events:
 
     def count_heartbeat(self, event: dict) -> None:
         self.heartbeats += 1
+
+    def wait_succeeded(self, task_id: str) -> dict[str, float]:
+        """Wait for task `task_id`'s task-succeeded event, polling every millisecond.
+
+        Returns:
+            Its events so far: event type → the worker's timestamp (Unix seconds).
+
+        Raises:
+            AssertionError: no task-succeeded within 10 s.
+        """
+
+        def succeeded() -> dict[str, float] | None:
+            seen = self.seen.get(task_id, {})
+            return seen if "task-succeeded" in seen else None
+
+        return wait_until(succeeded, 10, f"task {task_id} to succeed", interval=0.001)
 
     def __enter__(self) -> "Events":
         """Start receiving; return once the worker's events arrive.
@@ -114,18 +132,10 @@ def one_run(web_url: str, producer: Celery, events: Events, count: int) -> dict[
         For each of ROWS' keys, the delays from just before each send or POST, in ms.
     """
     delays: dict[str, list[float]] = {key: [] for key in ROWS}
-
-    def worker_times(task_id: str) -> dict[str, float]:
-        def succeeded() -> dict[str, float] | None:
-            seen = events.seen.get(task_id, {})
-            return seen if "task-succeeded" in seen else None
-
-        return wait_until(succeeded, 10, f"task {task_id} to succeed", interval=0.001)
-
     for number in range(count):
         sent = time.time()
         task_id = producer.send_task("say_hello", kwargs={"name": f"latency {number}", "duration": 0}).id
-        delays["send_task"].append((worker_times(task_id)["task-started"] - sent) * 1000)
+        delays["send_task"].append((events.wait_succeeded(task_id)["task-started"] - sent) * 1000)
 
         sent = time.time()
         post(web_url, "/noop", {})
@@ -134,10 +144,44 @@ def one_run(web_url: str, producer: Celery, events: Events, count: int) -> dict[
         sent = time.time()
         answer = post(web_url, "/hello", {"name": f"latency {number}", "duration": 0})
         answered = time.time()
-        seen = worker_times(answer["task_id"])
+        seen = events.wait_succeeded(answer["task_id"])
         delays["answered"].append((answered - sent) * 1000)
         for kind in ("task-received", "task-started"):
             delays[kind].append((seen[kind] - sent) * 1000)
+    return delays
+
+
+def click(web_url: str, events: Events, name: str) -> tuple[float, float]:
+    """One click on the demo at `web_url` (`POST /hello`, duration 0), awaited until its task
+    has succeeded (`events`: that demo's task events).
+
+    Returns:
+        The delays from just before the POST to its 202 answer and to task-started, in ms.
+    """
+    sent = time.time()
+    answer = post(web_url, "/hello", {"name": name, "duration": 0})
+    answered = time.time()
+    seen = events.wait_succeeded(answer["task_id"])
+    return (answered - sent) * 1000, (seen["task-started"] - sent) * 1000
+
+
+def take_turns(demos: dict[str, tuple[str, Events]], count: int) -> dict[tuple[str, str], list[float]]:
+    """`count` clicks on each of two demos, taking turns click by click (A, B, B, A, A, B, ...),
+    so that whatever else the machine does in that minute falls on both alike, and neither
+    always clicks right after the other.
+
+    Args:
+        demos: name → (the demo's web URL, its task events), two of them.
+
+    Returns:
+        For each (name, "answered") and (name, "task-started"), the delays in ms (`click`).
+    """
+    first, second = demos
+    delays: dict[tuple[str, str], list[float]] = {(name, kind): [] for name in demos for kind in KINDS}
+    for number in range(count):
+        for name in (first, second) if number % 2 == 0 else (second, first):
+            for kind, delay in zip(KINDS, click(*demos[name], f"{name} {number}"), strict=True):
+                delays[name, kind].append(delay)
     return delays
 
 

@@ -30,6 +30,16 @@ class Metric:
 
 
 @dataclass
+class Comparison:
+    """A column of ratios within each row, in place of a baseline row: metric `key` over
+    metric `base`, run by run, headed `heading` (e.g. "quorum ÷ classic")."""
+
+    key: str
+    base: str
+    heading: str
+
+
+@dataclass
 class Row:
     """One line of a table: `label` says what was measured; `runs` maps each metric's key
     to its values, one per run, in run order."""
@@ -50,6 +60,7 @@ class Section:
         rows: the table's lines.
         baseline: the label of the row the others are compared with, if any.
         ratio_of: the key of the metric compared (a ratio above 1: more than the baseline).
+        comparison: instead of a baseline row, two metrics of the same row compared, if any.
         takeaway: 1 to 3 sentences for the learner (Markdown), written once the figures are in.
         costs: what each of the demo's safety settings that the section measured costs,
             and why the demo keeps it: one Markdown sentence or two per setting, gathered
@@ -62,6 +73,7 @@ class Section:
     rows: list[Row] = field(default_factory=list)
     baseline: str | None = None
     ratio_of: str | None = None
+    comparison: Comparison | None = None
     takeaway: str = ""
     costs: list[str] = field(default_factory=list)
 
@@ -77,11 +89,20 @@ class Section:
         raise KeyError(label)
 
     def ratios(self, label: str) -> list[float]:
-        """Row `label`'s `ratio_of` metric over the baseline row's, run by run (one value per run)."""
-        assert self.baseline and self.ratio_of, f"{self.title} has no baseline"
-        values = self.row(label).runs[self.ratio_of]
-        bases = self.row(self.baseline).runs[self.ratio_of]
+        """Row `label`'s ratios, run by run (one value per run): its `ratio_of` metric over the
+        baseline row's, or, in a section with a `comparison`, its two metrics, one over the other."""
+        row = self.row(label)
+        if self.comparison:
+            values, bases = row.runs[self.comparison.key], row.runs[self.comparison.base]
+        else:
+            assert self.baseline and self.ratio_of, f"{self.title} has no baseline"
+            values, bases = row.runs[self.ratio_of], self.row(self.baseline).runs[self.ratio_of]
         return [value / base for value, base in zip(values, bases, strict=True)]
+
+    def median_ratio(self, label: str) -> float:
+        """The median over the runs of row `label`'s ratios (`ratios`): the figure a takeaway
+        or a target quotes, the same as the bold one of the table's ratio column."""
+        return statistics.median(self.ratios(label))
 
     def median(self, label: str, key: str) -> float:
         """The median over the runs of row `label`'s metric `key`."""
@@ -108,12 +129,16 @@ def spread(values: list[float], unit: str = "") -> str:
 def table(section: Section) -> str:
     """The section's rows as a Markdown table, each cell min / **median** / max over the runs."""
     headings = ["", *(metric.heading for metric in section.metrics)]
-    if section.baseline:
+    if section.comparison:
+        headings.append(section.comparison.heading)
+    elif section.baseline:
         headings.append(f"× {section.baseline}")
     lines = ["| " + " | ".join(headings) + " |", "|---" + "|---:" * (len(headings) - 1) + "|"]
     for row in section.rows:
         cells = [row.label, *(spread(row.runs[metric.key]) for metric in section.metrics)]
-        if section.baseline:
+        if section.comparison:
+            cells.append(spread(section.ratios(row.label), "×"))
+        elif section.baseline:
             cells.append("baseline" if row.label == section.baseline else spread(section.ratios(row.label), "×"))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

@@ -36,10 +36,7 @@ class Target:
     def measured(self, sections: dict[str, Section]) -> float:
         """This run's median of the target's figure."""
         section = sections[self.section]
-        if self.ratio:
-            ratios = sorted(section.ratios(self.row))
-            return ratios[len(ratios) // 2]
-        return section.median(self.row, self.metric)
+        return section.median_ratio(self.row) if self.ratio else section.median(self.row, self.metric)
 
 
 TARGETS = [

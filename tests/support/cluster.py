@@ -32,14 +32,15 @@ PROGRAMS = {"flower": "RUNNING", "web": "RUNNING", "worker_hello": "RUNNING"}
 
 
 @contextmanager
-def cluster_project(folder: Path) -> Iterator[ComposeProject]:
+def cluster_project(folder: Path, workers: int = 1) -> Iterator[ComposeProject]:
     """The cluster's compose project in a fresh copy of this checkout, started by DEMO.md step
-    10's blocks step10-env and step10-up (one container of the `worker` service beside
-    `app`), up until worker_hello and that worker consume hello_queue; afterwards `docker
-    compose kill` and `down -v --remove-orphans`, also after a failure.
+    10's blocks step10-env and step10-up, with `workers` containers of the `worker` service
+    beside `app` (one by default, as step10-up starts), up until worker_hello and those
+    workers consume hello_queue; afterwards `docker compose kill` and `down -v
+    --remove-orphans`, also after a failure.
 
     test-artifacts/cluster-up.txt gets the times: `up` until it returns (the three nodes
-    healthy, so the cluster formed, then app and worker started) and until both consume.
+    healthy, so the cluster formed, then app and worker started) and until all consume.
     """
     project = ComposeProject(folder, files=FILES)
     copy_working_tree(project.folder)
@@ -52,14 +53,17 @@ def cluster_project(folder: Path) -> Iterator[ComposeProject]:
     try:
         started = time.monotonic()
         for command in demo_doc.script("step10-up"):  # `docker compose up -d --build`, as DEMO.md says
+            if workers != 1 and command.startswith("docker compose up"):
+                command += f" --scale worker={workers}"  # another number than the overlay's `scale: 1`
             project.run_demo_command(command, timeout=SETUP)
         formed = time.monotonic() - started
         wait_until(lambda: project.programs() == PROGRAMS, STACK_START, f"supervisord's programs: {PROGRAMS}")
-        wait_until(lambda: consumers(project) == 2, STACK_START, "worker_hello and the worker consuming hello_queue")
+        awaited = f"worker_hello and {workers} worker container(s) consuming hello_queue"
+        wait_until(lambda: consumers(project) == 1 + workers, STACK_START, awaited)
         ready = time.monotonic() - started
         (ARTIFACTS / "cluster-up.txt").write_text(
             f"docker compose up -d --build (three nodes healthy, app and worker started): {formed:.1f} s\n"
-            f"until worker_hello and the worker consume hello_queue: {ready:.1f} s\n"
+            f"until worker_hello and the workers consume hello_queue: {ready:.1f} s\n"
         )
         yield project
     finally:

@@ -23,6 +23,7 @@ def test_python_m_bench_imports_its_sections() -> None:
         env={"PATH": "/usr/bin:/bin"},
     )
     assert done.returncode == 1, done.stderr
-    assert "no such section: no_such_section (sections: enqueue, http, latency, bounded_publish" in done.stderr, (
-        done.stderr
-    )
+    assert (
+        "no such section: no_such_section (sections: enqueue, http, latency, bounded_publish, drain, startup, cluster)"
+        in done.stderr
+    ), done.stderr
