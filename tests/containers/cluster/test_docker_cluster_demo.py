@@ -1,6 +1,6 @@
 """DEMO.md step 10, run as written against the cluster: its blocks in order, each checked
-against what it shows (tests/support/demo_doc.py), on the compose project that the step's own
-`step10-env` and `step10-up` blocks started (tests/support/cluster.py).
+against what it shows (tests/support/demo_doc.py), on the folder's one cluster, which the step's own
+`step10-env` and `step10-up` blocks started (tests/support/cluster.py, conftest.py).
 
 The figures (election time, counts of each kill) are measured by test_docker_cluster_node_loss.py;
 this module proves that a learner who types the commands sees what DEMO.md says, and hands the
@@ -9,27 +9,18 @@ cluster back whole: three nodes running, both workers consuming, hello_queue emp
 
 import re
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 import requests
 
 from tests.support import demo_doc
 from tests.support.alarm_clicks import status
-from tests.support.cluster import NODES, cluster_project, connections, queue_on, running_nodes
+from tests.support.cluster import NODES, connections, queue_on, running_nodes
 from tests.support.compose import ComposeProject
 from tests.support.poll import wait_for, wait_until
 from tests.support.timing import BROKER_CONTAINER, DRAIN, MANAGEMENT_API, SERVICE, SHORT_COMMAND
 
 PILE = 100  # the clicks of the step10-pile-up block
-
-
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComposeProject]:
-    """The cluster's compose project, up for this module (tests/support/cluster.py)."""
-    with cluster_project(tmp_path_factory.mktemp("cluster-demo")) as project:
-        yield project
 
 
 def whole(cluster: ComposeProject) -> bool:
@@ -61,6 +52,10 @@ def test_a_dot_env_made_before_step_10_gets_a_cookie_once(tmp_path: Path) -> Non
 
 
 def test_three_nodes_one_cluster_and_a_quorum_hello_queue(cluster: ComposeProject) -> None:
+    # The cluster was started by "step10-up" as written (cluster_project): with no --scale,
+    # the overlay's `scale: 1` starts one worker container beside the app's worker_hello.
+    assert demo_doc.script("step10-up")[-1] == "docker compose up -d --build"
+    assert len(cluster.compose("ps", "--quiet", "worker").split()) == 1
     cluster.run_demo_block("step10-cluster")
     cluster.run_demo_block("step10-queue")
     cluster.run_demo_block("step10-delayed-queues")
