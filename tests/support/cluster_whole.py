@@ -5,7 +5,8 @@ share one, and what a test changes is put back before the next one runs.
 
 Whole is what `docker compose up` left (`cluster_project`):
 
-- the three nodes running and in the cluster (`rabbitmqctl cluster_status`, asked of the first);
+- the three nodes running in the cluster (the management API's nodes: those of
+  `rabbitmqctl cluster_status`, each running or not);
 - hello_queue with its three members online (`rabbitmqctl list_queues ... online`), nothing
   Ready or Unacked in it, and two consumers: worker_hello in the app container, and the
   worker container;
@@ -159,12 +160,11 @@ def hand_back(project: ComposeProject, before: Snapshot) -> Snapshot:
     """
     now = snapshot(project)
     start_nodes(project)
-    restarted = []
+    restarted: list[str] = []
     if before.containers.get("rabbitmq") != now.containers.get("rabbitmq"):
-        # The app container's clients were on the first node. Stopped while the nodes boot:
-        # a worker that lost its node sets up its connection anew, and stops only once that
-        # is done, some 15 s (Celery's delayed-delivery setup tries every node of its list,
-        # a lost one 4 times). Started once the nodes are back, they connect to the first.
+        # The app container's clients were on the first node. Stopped while the nodes boot
+        # (worker_hello may be setting up its connection anew, and stops only once that is
+        # done: `restart`), started once they are back, they connect to the first node.
         restarted = ["web", "worker_hello"]
         project.run(["docker", "compose", "exec", "app", "supervisorctl", "stop", *restarted])
     clients_started: list[bool] = []
