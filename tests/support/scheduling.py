@@ -3,7 +3,8 @@ tests/conftest.py registers.
 
 A module's tests go to one process, one after the other, since they share its
 fixtures (a stack, a proxy): xdist's `--dist loadfile`. All of tests/containers/
-go to one process too: its modules share one `docker compose` project (and
+go to one process too, tests/containers/cluster/ included (the same prefix): its
+modules share one `docker compose` project, and cluster/'s one cluster (and
 before each project named its own app image, tests/support/compose.py, a second
 project in another process rebuilt and retagged `hello-queue` under the first:
 `docker compose up --scale` then recreated the app container).
