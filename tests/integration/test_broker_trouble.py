@@ -61,13 +61,17 @@ def closed() -> set[str]:
 
 def live_connections(vhost: VHost, programs: tuple[str, ...], closed: set[str]) -> dict[str, str]:
     """Wait until the management API lists, among connections not closed before, one of each
-    of `programs` (the web app and the worker name theirs: `connection_name`) and the one
-    whose channel consumes hello_queue (the worker's consumer, whose loss it logs as
-    "consumer: Connection to broker lost"); return those connections, name → program.
+    of `programs` and the one whose channel consumes hello_queue (the worker's consumer, whose
+    loss it logs as "consumer: Connection to broker lost"); return those connections, name →
+    program. A program is known by the name its connections give themselves
+    (`connection_name`): the web app's are `web`, a worker's its node name,
+    `worker_hello@<host>` (worker/connection_name.py), of which the part before the @ counts.
     """
 
     def listed() -> dict[str, str] | None:
-        connections = {name: program for name, program in vhost.connections().items() if name not in closed}
+        connections = {
+            name: program.split("@", 1)[0] for name, program in vhost.connections().items() if name not in closed
+        }
         consumer = vhost.consumer_connections(HELLO_QUEUE) & connections.keys()
         return connections if consumer and set(programs) <= set(connections.values()) else None
 
